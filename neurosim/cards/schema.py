@@ -1,0 +1,290 @@
+"""Model card schema (``models/*.yaml``): a spiking LLM's shape, scheme and sources.
+
+A card fixes the architecture (family and dimensions), the spiking scheme with its
+parameters, where the weights come from (none: synthetic traffic only), and the default
+traffic source.  ``parameters`` is computed from the dimensions in closed form.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from neurosim._schema import Strict, _LocatedValueError
+
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+# --- spiking schemes ------------------------------------------------------------------
+
+
+class SpikeLLMScheme(Strict):
+    """SpikeLLM W4A4 (seed-methods §1): GIF codes, salient channels get 2^addbit steps."""
+
+    scheme: Literal["spikellm"]
+    neuron: Literal["gif"] = "gif"
+    abits: Annotated[int, Field(ge=1, le=8)]
+    addbit: Annotated[int, Field(ge=0, le=4)]
+    salient_fraction: Fraction
+    weight_bits: Annotated[int, Field(ge=1, le=16)]
+    kv_addbit: Annotated[int, Field(ge=0, le=4)] = Field(
+        1, description="extra bits of the K/V high quantizer (forced to 1 in the released code)"
+    )
+    source: str = Field(min_length=1)
+
+    @property
+    def op_overhead(self) -> float:
+        """Synops over dense-equivalent ops when every code is nonzero: (1-p) + p·2^a."""
+        p = self.salient_fraction
+        return (1 - p) + p * 2**self.addbit
+
+
+class SpikeGPTScheme(Strict):
+    """SpikeGPT (seed-methods §2): binary LIF after each RWKV sub-block, one step per token."""
+
+    scheme: Literal["spikegpt"]
+    neuron: Literal["lif"] = "lif"
+    tau: Annotated[float, Field(gt=1.0)]
+    threshold: Annotated[float, Field(gt=0.0)]
+    reset: Literal["hard", "subtract"]
+    firing_rate: Fraction
+    weight_bits: Annotated[int, Field(ge=1, le=32)]
+    source: str = Field(min_length=1)
+
+
+class SpikeLMScheme(Strict):
+    """SpikeLM (seed-methods §3): elastic bi-spiking ternary neurons, T steps per token."""
+
+    scheme: Literal["spikelm"]
+    neuron: Literal["ternary"] = "ternary"
+    steps: PositiveInt
+    firing_rate: Fraction
+    weight_bits: Annotated[int, Field(ge=1, le=32)]
+    source: str = Field(min_length=1)
+
+
+class LTEScheme(Strict):
+    """LTE (seed-methods §4): FFN neurons in experts, a sigmoid router per layer."""
+
+    scheme: Literal["lte"]
+    expert_size: PositiveInt
+    router_threshold: Annotated[float, Field(gt=0.0, lt=1.0)]
+    sparsity: Fraction
+    weight_bits: Annotated[int, Field(ge=1, le=32)]
+    source: str = Field(min_length=1)
+
+
+class DenseScheme(Strict):
+    """No spiking: the dense ANN baseline."""
+
+    scheme: Literal["none"]
+    weight_bits: Annotated[int, Field(ge=1, le=32)]
+    activation_bits: Annotated[int, Field(ge=1, le=32)]
+    source: str = Field(min_length=1)
+
+
+Scheme = Annotated[
+    SpikeLLMScheme | SpikeGPTScheme | SpikeLMScheme | LTEScheme | DenseScheme,
+    Field(discriminator="scheme"),
+]
+
+
+# --- weights and traffic ----------------------------------------------------------------
+
+
+class Weights(Strict):
+    """Where the weights come from: ``none`` (shapes only), a local ``path``, or a ``package``."""
+
+    source: Literal["none", "path", "package"]
+    path: str | None = None
+    package: str | None = None
+    file: str | None = None
+    format: Literal["gguf", "safetensors", "hf"] | None = None
+    license: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self):
+        need = {"none": (), "path": ("path",), "package": ("package", "file")}[self.source]
+        for key in need:
+            if not getattr(self, key):
+                raise _LocatedValueError(("weights", key), None,
+                                         f"weights.source '{self.source}' needs '{key}'",
+                                         f"a non-empty '{key}'")
+        return self
+
+
+class Traffic(Strict):
+    """Default traffic source for replay."""
+
+    default: Literal["synthetic", "real"]
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
+# --- architectures ------------------------------------------------------------------------
+
+
+class LlamaArchitecture(Strict):
+    """Decoder-only LLaMA family: RMSNorm, RoPE, SwiGLU FFN, optional GQA."""
+
+    layers: PositiveInt
+    d_model: PositiveInt
+    heads: PositiveInt
+    kv_heads: PositiveInt
+    d_ffn: PositiveInt
+    vocab: PositiveInt
+    max_context: PositiveInt
+    tied_embeddings: bool
+    source: str = Field(min_length=1)
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
+
+    @property
+    def d_kv(self) -> int:
+        """Width of K (and of V): kv_heads × head_dim."""
+        return self.kv_heads * self.head_dim
+
+    def parameters(self) -> int:
+        d, f, v = self.d_model, self.d_ffn, self.vocab
+        per_layer = 2 * d * d + 2 * d * self.d_kv + 3 * d * f + 2 * d  # q,o,k,v, FFN, 2 norms
+        head = 0 if self.tied_embeddings else v * d
+        return v * d + self.layers * per_layer + d + head
+
+    def check(self) -> None:
+        if self.d_model % self.heads:
+            raise _LocatedValueError(("architecture", "heads"), self.heads,
+                                     f"heads does not divide d_model={self.d_model}",
+                                     f"a divisor of {self.d_model}")
+        if self.heads % self.kv_heads:
+            raise _LocatedValueError(("architecture", "kv_heads"), self.kv_heads,
+                                     f"kv_heads does not divide heads={self.heads}",
+                                     f"a divisor of {self.heads}")
+        if self.head_dim % 2:
+            raise _LocatedValueError(("architecture", "heads"), self.heads,
+                                     f"head_dim={self.head_dim} is odd; RoPE rotates pairs",
+                                     "heads giving an even head_dim")
+
+
+class RwkvArchitecture(Strict):
+    """RWKV (SpikeGPT): TimeMix and ChannelMix blocks, LayerNorm, no attention."""
+
+    layers: PositiveInt
+    d_model: PositiveInt
+    d_ffn: PositiveInt
+    vocab: PositiveInt
+    max_context: PositiveInt
+    source: str = Field(min_length=1)
+
+    def parameters(self) -> int:
+        d, f, v = self.d_model, self.d_ffn, self.vocab
+        time_mix = 4 * d * d + 5 * d  # k, v, r, out; decay, first, 3 mixes
+        channel_mix = 2 * d * f + d * d + 2 * d  # key, value, receptance; 2 mixes
+        norms = 2 * 2 * d
+        return v * d + self.layers * (time_mix + channel_mix + norms) + 2 * d + 2 * d + v * d
+
+    def check(self) -> None:
+        """No cross-field constraints beyond positivity."""
+
+
+class BertArchitecture(Strict):
+    """BERT encoder (SpikeLM): post-LayerNorm blocks, GELU FFN, learned positions."""
+
+    layers: PositiveInt
+    d_model: PositiveInt
+    heads: PositiveInt
+    d_ffn: PositiveInt
+    vocab: PositiveInt
+    max_context: PositiveInt
+    type_vocab: PositiveInt
+    source: str = Field(min_length=1)
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
+
+    def parameters(self) -> int:
+        d, f = self.d_model, self.d_ffn
+        embeddings = (self.vocab + self.max_context + self.type_vocab) * d + 2 * d
+        per_layer = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 2 * 2 * d
+        pooler = d * d + d
+        return embeddings + self.layers * per_layer + pooler
+
+    def check(self) -> None:
+        if self.d_model % self.heads:
+            raise _LocatedValueError(("architecture", "heads"), self.heads,
+                                     f"heads does not divide d_model={self.d_model}",
+                                     f"a divisor of {self.d_model}")
+
+
+# --- cards ----------------------------------------------------------------------------------
+
+
+class _CardBase(Strict):
+    schema_version: Literal[1]
+    name: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    summary: str = Field(min_length=1)
+    spiking: Scheme
+    weights: Weights
+    traffic: Traffic
+
+
+    @model_validator(mode="after")
+    def _check(self):
+        self.architecture.check()  # type: ignore[attr-defined]
+        allowed = self._allowed_schemes()
+        if self.spiking.scheme not in allowed:
+            raise _LocatedValueError(("spiking", "scheme"), self.spiking.scheme,
+                                     f"scheme not available for family '{self.family}'",  # type: ignore[attr-defined]
+                                     f"one of {', '.join(allowed)}")
+        if self.traffic.default == "real" and self.weights.source == "none":
+            raise _LocatedValueError(("traffic", "default"), "real",
+                                     "real traffic needs weights", "synthetic, or give weights")
+        return self
+
+    @classmethod
+    def _allowed_schemes(cls) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    @property
+    def parameters(self) -> int:
+        """Parameter count from the dimensions (closed form)."""
+        return self.architecture.parameters()  # type: ignore[attr-defined]
+
+
+class LlamaCard(_CardBase):
+    family: Literal["llama"]
+    architecture: LlamaArchitecture
+
+    @classmethod
+    def _allowed_schemes(cls) -> tuple[str, ...]:
+        return ("spikellm", "lte", "none")
+
+
+class RwkvCard(_CardBase):
+    family: Literal["rwkv"]
+    architecture: RwkvArchitecture
+
+    @classmethod
+    def _allowed_schemes(cls) -> tuple[str, ...]:
+        return ("spikegpt", "none")
+
+
+class BertCard(_CardBase):
+    family: Literal["bert"]
+    architecture: BertArchitecture
+
+    @classmethod
+    def _allowed_schemes(cls) -> tuple[str, ...]:
+        return ("spikelm", "none")
+
+
+ModelCard = LlamaCard | RwkvCard | BertCard
+CARD_FAMILIES: dict[str, type[_CardBase]] = {
+    "llama": LlamaCard,
+    "rwkv": RwkvCard,
+    "bert": BertCard,
+}

@@ -1,0 +1,251 @@
+"""Command line: a thin layer over the Python API.
+
+Every command returns plain data; rendering is separate.  A :class:`NeurosimError` prints
+one line ``neurosim: error: ...`` and exits 2; any other exception is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import neurosim
+from neurosim._schema import iter_quantities
+from neurosim.cards import card_summary, list_cards, load_card
+from neurosim.errors import NeurosimError, NotImplementedYet
+from neurosim.hardware import list_profiles, load_profile, profile_hash, profile_to_yaml
+
+PROG = "neurosim"
+
+
+# --- commands: plain data in, plain data out ------------------------------------------
+
+
+def profiles_list() -> list[dict[str, str]]:
+    rows = []
+    for name in list_profiles():
+        p = load_profile(name)
+        rows.append({"name": name, "kind": p.kind, "title": p.title})
+    return rows
+
+
+def profile_provenance(profile) -> dict[str, Any]:
+    """Counts of sourced and assumed numbers, and the assumed ones by key path."""
+    sourced, assumed = 0, {}
+    for path, q in iter_quantities(profile):
+        if q.source:
+            sourced += 1
+        else:
+            assumed[".".join(str(p) for p in path)] = q.assumed
+    return {"sourced": sourced, "assumed": len(assumed), "assumed_keys": assumed}
+
+
+def profiles_validate(files: Sequence[str]) -> list[dict[str, Any]]:
+    out = []
+    for f in files:
+        p = load_profile(f)
+        prov = profile_provenance(p)
+        out.append({"file": f, "name": p.name, "kind": p.kind,
+                    "sourced": prov["sourced"], "assumed": prov["assumed"]})
+    return out
+
+
+def models_list() -> list[dict[str, Any]]:
+    rows = []
+    for name in list_cards():
+        c = load_card(name)
+        rows.append({"name": name, "family": c.family, "scheme": c.spiking.scheme,
+                     "parameters": c.parameters, "title": c.title})
+    return rows
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c, no_wrap=c != "title")
+    for r in rows:
+        table.add_row(*(_fmt(r[c]) for c in columns))
+    return table
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 10**6:
+        return f"{v / 1e9:.3f}e9" if v >= 10**9 else f"{v / 1e6:.1f}e6"
+    return str(v)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    con = _console()
+    if args.action == "list":
+        rows = profiles_list()
+        if args.json:
+            _print_json(rows)
+        else:
+            con.print(_table(rows, ["name", "kind", "title"], "hardware profiles"))
+    elif args.action == "show":
+        p = load_profile(args.name)
+        if args.json:
+            data = p.model_dump(mode="json", exclude_none=True)
+            data["provenance"] = {"sha256": profile_hash(p), **profile_provenance(p)}
+            _print_json(data)
+        else:
+            con.print(f"[bold]{p.title}[/bold]  ({p.kind}, sha256 {profile_hash(p)[:12]})")
+            con.print(p.summary)
+            table = Table("key", "value", "provenance")
+            for path, q in iter_quantities(p):
+                table.add_row(".".join(str(x) for x in path), _fmt(q.value), q.provenance)
+            con.print(table)
+            con.print("references:")
+            for k, v in p.references.items():
+                con.print(f"  [bold]{k}[/bold]: {v}")
+    elif args.action == "validate":
+        rows = profiles_validate(args.files)
+        if args.json:
+            _print_json(rows)
+        else:
+            for r in rows:
+                con.print(f"ok: {r['file']}: {r['kind']} profile '{r['name']}', "
+                          f"{r['sourced']} sourced and {r['assumed']} assumed numbers")
+    elif args.action == "yaml":
+        sys.stdout.write(profile_to_yaml(load_profile(args.name)))
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    con = _console()
+    if args.action == "list":
+        rows = models_list()
+        if args.json:
+            _print_json(rows)
+        else:
+            con.print(_table(rows, ["name", "family", "scheme", "parameters", "title"],
+                             "model cards"))
+    elif args.action == "show":
+        summary = card_summary(load_card(args.name))
+        if args.json:
+            _print_json(summary)
+        else:
+            con.print(f"[bold]{summary['title']}[/bold]  ({summary['family']}, "
+                      f"{summary['parameters']:,} parameters)")
+            for section in ("dimensions", "spiking", "weights", "traffic"):
+                items = ", ".join(f"{k} {v}" for k, v in summary[section].items())
+                con.print(f"  {section}: {items}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    load_card(args.model)
+    load_profile(args.profile)
+    raise NotImplementedYet(
+        "run: not implemented yet: the replay engine is still being built; the model card and "
+        "profile are valid (see 'neurosim models show' and 'neurosim profiles show')"
+    )
+
+
+# --- parser ---------------------------------------------------------------------------
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _nonnegative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be >= 1 (got 0)")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="What would this spiking LLM cost on that chip, per token?",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {neurosim.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("profiles", help="list, show and validate hardware profiles")
+    psub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    x = psub.add_parser("list", help="shipped profiles")
+    x.add_argument("--json", action="store_true")
+    x = psub.add_parser("show", help="every number of a profile with its source")
+    x.add_argument("name", help="shipped name (loihi2) or path to a YAML file")
+    x.add_argument("--json", action="store_true")
+    x = psub.add_parser("validate", help="check profile files")
+    x.add_argument("files", nargs="+", metavar="FILE")
+    x.add_argument("--json", action="store_true")
+    x = psub.add_parser("yaml", help="print a profile as canonical YAML")
+    x.add_argument("name")
+    p.set_defaults(func=_cmd_profiles)
+
+    m = sub.add_parser("models", help="list and show model cards")
+    msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
+    x = msub.add_parser("list", help="shipped model cards")
+    x.add_argument("--json", action="store_true")
+    x = msub.add_parser("show", help="dimensions, parameters and spiking scheme of a card")
+    x.add_argument("name", help="shipped name (spikellm-7b) or path to a YAML file")
+    x.add_argument("--json", action="store_true")
+    m.set_defaults(func=_cmd_models)
+
+    r = sub.add_parser("run", help="estimate energy and latency per token of a model on a profile")
+    r.add_argument("--model", required=True, help="model card name or path")
+    r.add_argument("--profile", required=True, help="hardware profile name or path")
+    r.add_argument("--tokens", type=_positive_int, default=16, help="tokens to replay")
+    r.add_argument("--seed", type=_nonnegative_int, default=0, help="traffic seed (>= 0)")
+    r.add_argument("--out", help="directory to write JSON + Parquet results")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(func=_cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 user error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NeurosimError as err:
+        sys.stderr.write(f"{PROG}: error: {err}\n")
+        return 2
+
+
+def _entry() -> None:  # pragma: no cover - console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _entry()
