@@ -220,7 +220,9 @@ def translate(
     error: type[InputError],
 ) -> InputError:
     """Turn the first pydantic error into one located, readable InputError."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt key also makes its correct name "missing": report the spelling first.
+    err = min(errors, key=lambda e: e["type"] != "extra_forbidden")
     raw_loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     loc, valid = _clean_loc(model, raw_loc)
     ctx = err.get("ctx") or {}
@@ -243,6 +245,8 @@ def translate(
         return error(file, key, "not an allowed value", got=value,
                      expected=f"one of {ctx.get('expected', '')}".strip())
     if kind == "union_tag_invalid":
+        tag_key = str(ctx.get("discriminator", "")).strip("'")
+        key = _key_path((*loc, tag_key)) if tag_key else key
         return error(file, key, "not an allowed value", got=ctx.get("tag"),
                      expected=f"one of {ctx.get('expected_tags', '')}")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):

@@ -62,7 +62,7 @@ def load_yaml_mapping(path: Path, error: type[InputError] = InputError) -> dict:
     if data is None:
         raise error(name, None, "file is empty", expected="a YAML mapping")
     if not isinstance(data, dict):
-        raise error(name, None, "top level is not a mapping", got=type(data).__name__,
+        raise error(name, None, f"top level is a {type(data).__name__}, not a mapping",
                     expected="a YAML mapping of keys to values")
     return data
 
