@@ -1,0 +1,300 @@
+"""Deterministic placement of synapse tiles on cores, chips and memory levels.
+
+Every synapse block is cut into tiles: ``n_row`` slices of its ``c_out`` targets times
+``n_col`` chunks of its ``c_in`` input channels.  A tile occupies one core: its targets
+are that core's neurons (``<= core.neurons``), its channels its fan-in
+(``<= core.max_fan_in``), and, when its weights are resident, weights plus neuron state fit
+the core's memory.  Attention blocks (``kind="kv"``) are cut along KV heads so that every
+event's fan-out stays within its tile.
+
+Cores are handed out in graph order, chip by chip; a core's position on its chip is
+row-major on the ``core_mesh``; chips sit on a near-square grid.  ``chips: auto`` uses as
+many chips as the resident tiles need (up to ``max_chips``); when the tiles do not fit,
+the blocks with the most weight bytes are spilled, largest first: their weights move to the
+next memory level that can hold them and their tiles are cut by neuron and fan-in limits
+only.  A placement that still does not fit raises :class:`MappingError`.
+
+Spikes of a block's channel chunk start at the block's first core and go to the tiles of
+that chunk (one per row slice).  Unicast sends one message per destination core; multicast
+one per destination chip, with hops counted along a tree (source to the nearest destination
+on each chip, then the bounding box of the destinations on it).  Hops are Manhattan
+distances on the global core grid (XY routing); chip crossings are Manhattan distances on
+the chip grid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurosim.errors import InputError
+from neurosim.graph.ir import EventGraph, SynapseBlock
+from neurosim.hardware.schema import NeuromorphicProfile
+
+ACTIVATION_BITS = 16
+"""Bits of an accumulated output value moved from a core to a dense unit."""
+
+
+class MappingError(InputError):
+    """The profile cannot hold the graph."""
+
+
+@dataclass(eq=False)
+class BlockPlacement:
+    """Where one synapse block lives.
+
+    Arrays: ``row_bounds`` (n_row+1,), ``col_bounds`` (n_col+1,) cut points;
+    ``tile_core`` (n_row, n_col) global core ids; per chunk ``msgs``, ``hops``,
+    ``crossings`` (per event) and ``path_hops``, ``path_crossings`` (longest path).
+    """
+
+    block: str
+    stage: int
+    row_bounds: np.ndarray
+    col_bounds: np.ndarray
+    tile_core: np.ndarray
+    weight_level: int
+    msgs: np.ndarray
+    hops: np.ndarray
+    crossings: np.ndarray
+    path_hops: np.ndarray
+    path_crossings: np.ndarray
+
+    @property
+    def n_row(self) -> int:
+        return len(self.row_bounds) - 1
+
+    @property
+    def n_col(self) -> int:
+        return len(self.col_bounds) - 1
+
+    @property
+    def tiles(self) -> int:
+        return self.n_row * self.n_col
+
+    def chunk_of_channel(self) -> np.ndarray:
+        """Column chunk of every input channel, shape (c_in,), int32."""
+        sizes = np.diff(self.col_bounds)
+        return np.repeat(np.arange(self.n_col, dtype=np.int32), sizes)
+
+
+@dataclass(eq=False)
+class Mapping:
+    """A graph placed on a neuromorphic profile."""
+
+    profile: str
+    chips: int
+    chip_grid: tuple[int, int]
+    cores_per_chip: int
+    cores_used: int
+    blocks: dict[str, BlockPlacement]
+    kv_level: int | None
+    dense_param_level: int
+    level_names: list[str]
+    neurons_used: int
+    weight_bytes_by_level: dict[str, float] = field(default_factory=dict)
+
+    def core_utilisation(self) -> float:
+        return self.cores_used / (self.chips * self.cores_per_chip)
+
+    def summary(self) -> dict:
+        where = {}
+        for name, bp in self.blocks.items():
+            where.setdefault(self.level_names[bp.weight_level], 0)
+            where[self.level_names[bp.weight_level]] += 1
+        return {
+            "profile": self.profile,
+            "chips": self.chips,
+            "chip_grid": list(self.chip_grid),
+            "cores": self.cores_used,
+            "core_utilisation": self.core_utilisation(),
+            "neurons": self.neurons_used,
+            "blocks_by_weight_level": where,
+            "weight_bytes_by_level": self.weight_bytes_by_level,
+            "kv_cache_level": None if self.kv_level is None else self.level_names[self.kv_level],
+            "dense_params_level": self.level_names[self.dense_param_level],
+        }
+
+
+def _even_bounds(n: int, parts: int) -> np.ndarray:
+    return np.linspace(0, n, parts + 1).round().astype(np.int64)
+
+
+def _tile_shape(rows: int, cols: int, weight_bits: int, p: NeuromorphicProfile,
+                resident: bool) -> tuple[int, int]:
+    """(n_row, n_col) for a block of rows × cols under the core limits."""
+    neurons = int(p.core.neurons.value)
+    fan_in = max(1, int(p.core.max_fan_in.value))
+    mem_bits = p.core_memory_kib() * 1024 * 8
+    state_bits = int(p.core.neuron_state_bits.value)
+    r = min(rows, neurons)
+    while True:
+        free = mem_bits - r * state_bits
+        if free < 0:
+            k = 0
+        elif not resident:
+            k = min(cols, fan_in)
+        else:
+            k = min(cols, fan_in, int(free // max(1, r * weight_bits)))
+        if k >= 1 or r == 1:
+            break
+        r = max(1, r // 2)
+    if k < 1:
+        raise MappingError(p.name, "core", "cannot hold even one neuron with one synapse",
+                           got=f"{p.core_memory_kib():g} KiB per core, "
+                               f"{state_bits} state bits per neuron",
+                           expected="a core memory larger than one neuron's state plus one weight")
+    return math.ceil(rows / r), math.ceil(cols / k)
+
+
+def _kv_shape(block: SynapseBlock, p: NeuromorphicProfile,
+              context: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column cut points of an attention block, cut along KV heads."""
+    kv_heads = block.kv_heads
+    head_dim = block.c_in // kv_heads
+    targets_per_head = block.c_out // kv_heads
+    neurons = int(p.core.neurons.value)
+    fan_in = int(p.core.max_fan_in.value)
+    mem_bits = p.core_memory_kib() * 1024 * 8
+    state_bits = int(p.core.neuron_state_bits.value)
+    # dynamic weights per KV head: the Q rows (qk) or the P rows over the context (pv)
+    if block.site == "pv":
+        dyn_bits = block.fanout_per_event * context * block.weight_bits
+    else:
+        dyn_bits = block.fanout_per_event * head_dim * block.weight_bits
+    per_head_bits = targets_per_head * state_bits + dyn_bits
+    m = min(kv_heads,
+            max(1, neurons // max(1, targets_per_head)),
+            max(1, fan_in // max(1, head_dim)),
+            max(1, int(mem_bits // max(1, per_head_bits))))
+    if targets_per_head > neurons or head_dim > fan_in or per_head_bits > mem_bits:
+        raise MappingError(p.name, "core", f"cannot hold the attention of one KV head of {block.name}",
+                           got=f"{targets_per_head} targets, {head_dim} channels, "
+                               f"{per_head_bits / 8192:.1f} KiB",
+                           expected=f"<= {neurons} neurons, <= {fan_in} fan-in, "
+                                    f"<= {p.core_memory_kib():g} KiB per core")
+    n_col = math.ceil(kv_heads / m)
+    heads_cut = _even_bounds(kv_heads, n_col)
+    return np.array([0, block.c_out]), heads_cut * head_dim
+
+
+def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> Mapping:
+    """Place ``graph`` on ``profile`` for a KV cache of ``context`` positions."""
+    stage_of = {n: i for i, names in enumerate(graph.stages) for n in names}
+    cores_per_chip = int(profile.chip.cores.value)
+    max_chips = int(profile.system.max_chips.value)
+    fixed = profile.system.chips
+    capacity = (max_chips if fixed == "auto" else fixed) * cores_per_chip
+
+    shapes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    spilled: set[str] = set()
+
+    def shape(b: SynapseBlock, resident: bool) -> tuple[np.ndarray, np.ndarray]:
+        if b.kind == "kv":
+            return _kv_shape(b, profile, context)
+        n_row, n_col = _tile_shape(b.c_out, b.c_in, b.weight_bits, profile, resident)
+        return _even_bounds(b.c_out, n_row), _even_bounds(b.c_in, n_col)
+
+    for b in graph.blocks:
+        shapes[b.name] = shape(b, resident=True)
+
+    def total_tiles() -> int:
+        return sum((len(r) - 1) * (len(c) - 1) for r, c in shapes.values())
+
+    if total_tiles() > capacity:
+        for b in sorted((b for b in graph.blocks if b.kind == "weights"),
+                        key=lambda b: (-b.weight_bytes, b.name)):
+            shapes[b.name] = shape(b, resident=False)
+            spilled.add(b.name)
+            if total_tiles() <= capacity:
+                break
+    needed = total_tiles()
+    if needed > capacity:
+        limit = "max_chips" if fixed == "auto" else "chips"
+        raise MappingError(profile.name, f"system.{limit}",
+                           f"the model needs {needed} cores even with weights off-core",
+                           got=capacity // cores_per_chip,
+                           expected=f"at least {math.ceil(needed / cores_per_chip)} chips")
+    chips = max(1, math.ceil(needed / cores_per_chip)) if fixed == "auto" else fixed
+    gx = math.ceil(math.sqrt(chips))
+    gy = math.ceil(chips / gx)
+    cols, rows = profile.chip.core_mesh.value
+
+    levels = profile.memory
+    level_names = [m.name for m in levels]
+
+    def level_for(bytes_needed: float, start: int = 1) -> int:
+        for i in range(start, len(levels)):
+            m = levels[i]
+            if m.capacity_kib is None:
+                return i
+            instances = {"core": cores_per_chip * chips, "chip": chips, "system": 1}[m.scope]
+            if bytes_needed <= m.capacity_kib.value * 1024 * instances:
+                return i
+        raise MappingError(profile.name, "memory",
+                           f"no memory level beyond the cores holds {bytes_needed / 2**20:.1f} MiB",
+                           expected="a level with enough capacity, or an unbounded one")
+
+    spilled_bytes = sum(graph[n].weight_bytes for n in spilled)  # type: ignore[union-attr]
+    spill_level = level_for(spilled_bytes) if spilled else 0
+    kv_level = None
+    if graph.kv_cache is not None:
+        kv_bytes = graph.kv_cache.layers * context * graph.kv_cache.bits_per_position() / 8
+        kv_level = level_for(kv_bytes + spilled_bytes)
+    dense_bytes = sum(op.param_bytes for op in graph.dense_ops)
+    dense_level = level_for(dense_bytes)
+
+    # global coordinates of every core
+    core_x = np.empty(needed, np.int64)
+    core_y = np.empty(needed, np.int64)
+    core_chip = np.empty(needed, np.int64)
+    for g in range(needed):
+        chip, local = divmod(g, cores_per_chip)
+        cx, cy = chip % gx, chip // gx
+        core_chip[g] = chip
+        core_x[g] = cx * cols + local % cols
+        core_y[g] = cy * rows + local // cols
+    chip_x, chip_y = core_chip % gx, core_chip // gx
+    multicast = profile.network.routing == "multicast"
+
+    placements: dict[str, BlockPlacement] = {}
+    next_core = 0
+    neurons_used = 0
+    weight_bytes_by_level: dict[str, float] = {}
+    for b in graph.blocks:
+        rb, cb = shapes[b.name]
+        n_row, n_col = len(rb) - 1, len(cb) - 1
+        tile_core = np.arange(next_core, next_core + n_row * n_col).reshape(n_row, n_col)
+        next_core += n_row * n_col
+        neurons_used += b.c_out * n_col
+        src = tile_core[0, 0]
+        msgs = np.zeros(n_col, np.int64)
+        hops = np.zeros(n_col, np.int64)
+        cross = np.zeros(n_col, np.int64)
+        path_h = np.zeros(n_col, np.int64)
+        path_c = np.zeros(n_col, np.int64)
+        for k in range(n_col):
+            dst = tile_core[:, k]
+            d_hops = np.abs(core_x[dst] - core_x[src]) + np.abs(core_y[dst] - core_y[src])
+            d_cross = np.abs(chip_x[dst] - chip_x[src]) + np.abs(chip_y[dst] - chip_y[src])
+            path_h[k], path_c[k] = d_hops.max(), d_cross.max()
+            if not multicast:
+                msgs[k], hops[k], cross[k] = len(dst), d_hops.sum(), d_cross.sum()
+                continue
+            for chip in np.unique(core_chip[dst]):
+                on = dst[core_chip[dst] == chip]
+                near = on[np.argmin(np.abs(core_x[on] - core_x[src]) + np.abs(core_y[on] - core_y[src]))]
+                msgs[k] += 1
+                hops[k] += (abs(core_x[near] - core_x[src]) + abs(core_y[near] - core_y[src])
+                            + np.ptp(core_x[on]) + np.ptp(core_y[on]))
+                cross[k] += abs(chip_x[near] - chip_x[src]) + abs(chip_y[near] - chip_y[src])
+        level = spill_level if b.name in spilled else 0
+        if b.kind == "weights":
+            name = level_names[level]
+            weight_bytes_by_level[name] = weight_bytes_by_level.get(name, 0.0) + b.weight_bytes
+        placements[b.name] = BlockPlacement(b.name, stage_of[b.name], rb, cb, tile_core, level,
+                                            msgs, hops, cross, path_h, path_c)
+    return Mapping(profile.name, chips, (gx, gy), cores_per_chip, needed, placements, kv_level,
+                   dense_level, level_names, neurons_used, weight_bytes_by_level)
