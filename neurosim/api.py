@@ -1,0 +1,221 @@
+"""``neurosim.run``: the one call behind the CLI, the notebooks and the sweeps."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import neurosim
+from neurosim.cards import ModelCard, load_card
+from neurosim.cards.schema import DenseScheme, LlamaArchitecture
+from neurosim.errors import InputError, NotImplementedYet
+from neurosim.estimate.costs import NeuromorphicCosts, accounting_baseline, gpu_baseline
+from neurosim.graph.ir import EventGraph
+from neurosim.graph.lower import lower
+from neurosim.hardware import Profile, load_profile, profile_hash
+from neurosim.mapping import map_graph
+from neurosim.replay.engine import Latencies, Replayer
+from neurosim.replay.plan import build_plan
+from neurosim.result import Result
+from neurosim.traffic.synthetic import SyntheticTraffic
+
+BASELINES = ("gpu-a100", "gpu-h100", "generic-45nm")
+BACKENDS = ("numba",)
+
+
+def dense_counterpart(card: ModelCard) -> ModelCard:
+    """The same architecture without spiking (FP16): what a GPU baseline runs."""
+    if card.spiking.scheme == "none":
+        return card
+    dense = DenseScheme(scheme="none", weight_bits=16, activation_bits=16,
+                        source=f"dense FP16 counterpart of {card.name}")
+    return card.model_copy(update={"spiking": dense})
+
+
+def _embedding_params(card: ModelCard) -> int:
+    a = card.architecture
+    if isinstance(a, LlamaArchitecture) and a.tied_embeddings:
+        return 0  # the tied table is read as lm_head
+    return a.vocab * a.d_model
+
+
+def _traffic(card: ModelCard, graph: EventGraph, seed: int, traffic: str | None):
+    kind = traffic or card.traffic.default
+    if kind == "real":
+        raise NotImplementedYet(
+            f"{card.name}: real traffic needs a recorded trace, and recording traces is not "
+            "implemented yet; pass traffic='synthetic' (CLI: --traffic synthetic)"
+        )
+    if card.spiking.scheme != "spikellm":
+        raise NotImplementedYet(f"{card.name}: synthetic traffic for scheme "
+                                f"'{card.spiking.scheme}' is not implemented yet")
+    s = card.spiking
+    return SyntheticTraffic(graph, s.abits, s.addbit, s.kv_addbit, seed)
+
+
+def run(
+    model: str | ModelCard,
+    profile: str | Profile,
+    *,
+    tokens: int = 16,
+    seed: int = 0,
+    position: int = 0,
+    context: int | None = None,
+    backend: str = "numba",
+    traffic: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Result:
+    """Replay ``tokens`` tokens of ``model`` on ``profile``; return a :class:`Result`.
+
+    Tokens occupy positions ``position .. position + tokens - 1``; the KV cache is sized for
+    ``context`` positions (default: the card's ``max_context``).  ``progress(done, total)``
+    is called after every token.
+    """
+    card = model if not isinstance(model, str) else load_card(model)
+    prof = profile if not isinstance(profile, str) else load_profile(profile)
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
+        raise InputError("run", "tokens", "must be an integer >= 1", got=tokens)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError("run", "seed", "must be an integer >= 0", got=seed)
+    if backend not in BACKENDS:
+        raise InputError("run", "backend", "unknown backend", got=backend,
+                         expected=f"one of {', '.join(BACKENDS)}")
+    ctx = context or card.architecture.max_context
+    if position < 0 or position + tokens > ctx:
+        raise InputError("run", "position", "tokens do not fit the context",
+                         got=f"positions {position}..{position + tokens - 1}",
+                         expected=f"positions within 0..{ctx - 1}")
+    graph = lower(card)
+    source = _traffic(card, graph, seed, traffic)
+    dense_card = dense_counterpart(card)
+    dense_graph = lower(dense_card)
+
+    notes: list[str] = []
+    mapping: dict[str, Any] = {}
+    if prof.kind == "neuromorphic":
+        mp = map_graph(graph, prof, ctx)
+        mapping = mp.summary()
+        payload = int(prof.core.graded_payload_bits.value)
+        plan = build_plan(graph, mp, payload)
+        if plan.unary.any():
+            notes.append(f"{prof.name} has no graded spikes of {graph.groups[0].code_bits} bits "
+                         f"(payload {payload} bits): each code q travels as q binary spikes")
+        missing = {g.model for g in graph.groups} - set(prof.core.neuron_models)
+        if missing:
+            notes.append(f"neuron models {sorted(missing)} are not native on {prof.name}; "
+                         "their codes are injected as spikes into accumulating neurons")
+        replayer = Replayer(plan, Latencies.of(prof), prof.core.neuron_update == "time_driven")
+        costs = NeuromorphicCosts(plan, prof)
+    else:
+        plan = build_plan(graph, None, 32)
+        replayer = Replayer(plan, Latencies(), time_driven=False)
+        costs = None
+    acc_plan = plan if prof.kind != "neuromorphic" else build_plan(graph, None, 32)
+    acc_replayer = replayer if acc_plan is plan else Replayer(acc_plan, Latencies(), False)
+    acc_profile = prof if prof.kind == "accounting" else load_profile("generic-45nm")
+    gpus = {n: load_profile(n) for n in BASELINES if n.startswith("gpu")}
+    if prof.kind == "gpu":
+        gpus[prof.name] = prof
+
+    rows, site_rows, base_rows = [], [], []
+    block_meta = [(b.layer, b.site, b.name) for b in graph.blocks]
+    params, emb = card.parameters, _embedding_params(card)
+    for i in range(tokens):
+        pos = position + i
+        codes = source.codes(i)
+        tc = replayer.token(codes, pos)
+        acc_tc = tc if acc_replayer is replayer else acc_replayer.token(codes, pos)
+        row: dict[str, Any] = {
+            "token": i, "position": pos,
+            "events": int(tc.events.sum()), "synops": int(tc.synops.sum()),
+            "synops_graded": int(tc.synops_graded.sum()),
+            "dense_equivalent_macs": int(graph.dense_equivalent_macs(pos)),
+            "neuron_updates": int((tc.updates_active + tc.updates_inactive).sum()),
+            "messages": int(tc.messages.sum()), "hops": int(tc.hops.sum()),
+            "chip_crossings": int(tc.crossings.sum()),
+        }
+        weight_bits = float((acc_tc.synops * acc_plan.block_weight_bits).sum())
+        acc = accounting_baseline(graph, acc_tc.synops.sum(), acc_tc.synops_graded.sum(),
+                                  acc_profile, pos, weight_bits)
+        block_energy = np.zeros(len(block_meta))
+        if costs is not None:
+            c = costs.token(tc)
+            row["energy_j"] = float(sum(c["energy_j"].values()))
+            row["latency_s"] = c["latency_s"]
+            for k, v in c["memory_bytes"].items():
+                row[f"memory_bytes:{k}"] = v
+            for k, v in c["energy_j"].items():
+                row[f"energy_j:{k}"] = v
+            core = prof.core
+            block_energy = (
+                (tc.synops - tc.synops_graded) * float(core.synop_energy_pj)
+                + tc.synops_graded * float(core.graded_synop_energy_pj)
+                + tc.updates_active * float(core.neuron_update_energy_pj)
+                + tc.updates_inactive * float(core.inactive_neuron_update_energy_pj)
+                + tc.events * float(core.spike_out_energy_pj)
+                + tc.messages * float(core.message_in_energy_pj)
+                + tc.hops * float(prof.chip.hop_energy_pj)
+            ) * 1e-12
+        elif prof.kind == "accounting":
+            row["energy_j"] = acc["spiking_j"]
+            row["latency_s"] = float("nan")
+            row["energy_j:synapses"] = float(acc_tc.synops.sum()) * float(prof.ops.ac_energy_pj) * 1e-12
+            row["energy_j:dense"] = acc["spiking_j"] - row["energy_j:synapses"]
+            block_energy = acc_tc.synops * float(prof.ops.ac_energy_pj) * 1e-12
+        else:  # gpu: the dense model itself
+            gb = gpu_baseline(dense_graph, params, emb, prof, pos, ctx)
+            row["energy_j"], row["latency_s"] = gb["energy_j"], gb["latency_s"]
+            row["memory_bytes:hbm"] = gb["bytes"]
+            row["energy_j:compute"] = gb["flops"] * float(prof.gpu.flop_energy_pj) * 1e-12
+            row["energy_j:memory:hbm"] = gb["bytes"] * 8 * float(prof.gpu.memory_energy_pj_per_bit) * 1e-12
+            row["energy_j:static"] = gb["energy_j"] - row["energy_j:compute"] - row["energy_j:memory:hbm"]
+            mapping = {"devices": gb["devices"], "chips": gb["devices"], "cores": None}
+        rows.append(row)
+        for (layer, site, name), ev, syn, msg, ej in zip(block_meta, tc.events, tc.synops,
+                                                        tc.messages, block_energy):
+            site_rows.append({"token": i, "layer": layer, "site": site, "block": name,
+                              "events": int(ev), "synops": int(syn), "messages": int(msg),
+                              "energy_j": float(ej)})
+        for name, gp in gpus.items():
+            if name == prof.name:
+                continue
+            gb = gpu_baseline(dense_graph, params, emb, gp, pos, ctx)
+            base_rows.append({"token": i, "profile": name, "kind": "gpu roofline (dense FP16)",
+                              "energy_j": gb["energy_j"], "latency_s": gb["latency_s"]})
+        for kind in ("spiking", "dense_equivalent", "with_memory"):
+            base_rows.append({"token": i, "profile": f"{acc_profile.name}:{kind}",
+                              "kind": f"literature accounting ({kind.replace('_', ' ')})",
+                              "energy_j": acc[f"{kind}_j"], "latency_s": float("nan")})
+        if progress is not None:
+            progress(i + 1, tokens)
+
+    provenance = {
+        "neurosim_version": neurosim.__version__,
+        "model_card": card.name,
+        "model_card_sha256": _card_hash(card),
+        "profile": prof.name,
+        "profile_sha256": profile_hash(prof),
+        "traffic": {"kind": source.kind, "seed": seed,
+                    "model": source.model.to_dict() if hasattr(source, "model") else None},
+        "backend": backend,
+        "positions": [position, position + tokens - 1],
+        "context": ctx,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "host": os.uname().nodename if hasattr(os, "uname") else None,
+    }
+    return Result(card.name, prof.name, backend, source.kind, pd.DataFrame(rows),
+                  pd.DataFrame(site_rows), pd.DataFrame(base_rows), mapping, provenance, notes)
+
+
+def _card_hash(card: ModelCard) -> str:
+    import hashlib
+
+    from neurosim.cards import card_to_yaml
+
+    return hashlib.sha256(card_to_yaml(card).encode()).hexdigest()

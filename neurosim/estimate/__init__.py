@@ -1,0 +1,12 @@
+"""Estimate: counters x profile -> energy by component and time by stage."""
+
+from neurosim.estimate.costs import (
+    COMPONENTS,
+    accounting_baseline,
+    gpu_baseline,
+    interpolate,
+    neuromorphic_token,
+)
+
+__all__ = ["COMPONENTS", "accounting_baseline", "gpu_baseline", "interpolate",
+           "neuromorphic_token"]

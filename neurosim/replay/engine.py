@@ -1,0 +1,135 @@
+"""Replay: per-token spike codes x ReplayPlan -> counters, and each stage's critical time.
+
+Per token and block (DESIGN §3):
+
+* ``events``: nonzero codes delivered to the block (attention blocks: every cached
+  position's K or V codes, the new one included); a graded code sent to binary-only cores
+  counts as ``|q|`` events;
+* ``synops``: events x synapses per event on each tile (dense: the tile's targets);
+  ``synops_graded`` the part carrying multi-level payloads;
+* neuron updates: time-driven, every target neuron of every tile at every step of the
+  block (``active`` if it received input, else ``inactive``); event-driven, only the
+  neurons that received input;
+* ``messages``, ``hops``, ``crossings``: events x per-event routing of the event's chunk.
+
+Time of a stage step: max over its cores of ``events_in·t_event + synops·t_synop/lanes +
+updates·t_update + spikes_out·t_spike``, plus the longest NoC path of a chunk with events
+(hops·t_hop + crossings·t_link), plus the barrier of the cores and chips involved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.hardware.schema import NeuromorphicProfile
+from neurosim.replay.kernels import _chunk_events
+from neurosim.replay.plan import ReplayPlan
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Per-action times in ns, taken once from a profile (zeros: counting only)."""
+
+    event_ns: float = 0.0
+    synop_ns: float = 0.0
+    lanes: int = 1
+    update_ns: float = 0.0
+    inactive_update_ns: float = 0.0
+    spike_ns: float = 0.0
+    hop_ns: float = 0.0
+    link_ns: float = 0.0
+    time_driven: bool = True
+
+    @classmethod
+    def of(cls, p: NeuromorphicProfile) -> Latencies:
+        c = p.core
+        return cls(
+            float(c.event_in_latency_ns), float(c.synop_latency_ns), int(c.synapse_lanes.value),
+            float(c.neuron_update_latency_ns), float(c.inactive_neuron_update_latency_ns),
+            float(c.spike_out_latency_ns), float(p.chip.hop_latency_ns),
+            float(p.system.link.latency_ns), c.neuron_update == "time_driven",
+        )
+
+
+@dataclass(eq=False)
+class TokenCounters:
+    """Counters of one token; arrays are per block (B,) unless noted."""
+
+    position: int
+    events: np.ndarray
+    synops: np.ndarray
+    synops_graded: np.ndarray
+    updates_active: np.ndarray
+    updates_inactive: np.ndarray
+    messages: np.ndarray
+    hops: np.ndarray
+    crossings: np.ndarray
+    stage_busy_ns: np.ndarray  # (B,) critical core busy time summed over the block's steps
+    stage_path_ns: np.ndarray  # (B,) longest NoC path summed over steps with events
+    steps_run: np.ndarray      # (B,) steps of the block this token
+
+
+class Replayer:
+    """Streams tokens through a plan, carrying the attention blocks' KV-cache counts."""
+
+    def __init__(self, plan: ReplayPlan, latencies: Latencies, time_driven: bool) -> None:
+        self.plan, self.lat, self.time_driven = plan, latencies, time_driven
+        self.max_steps = int(plan.block_steps.max(initial=1))
+        self.kv_cum = np.zeros((self.max_steps, plan.n_chunks), np.int64)
+        self._kv = plan.chunk_kv
+        self._tile_steps = plan.block_steps[plan.tile_block]
+        self._n_blocks = len(plan.block_steps)
+
+    def token(self, codes: np.ndarray, position: int) -> TokenCounters:
+        """Counters of one token. ``codes`` (steps, N) int8 as the traffic source emits."""
+        p = self.plan
+        if codes.dtype != np.int8 or codes.ndim != 2 or codes.shape[1] != len(p.chan_chunk):
+            raise ValueError(f"codes must be int8 of shape (steps, {len(p.chan_chunk)})")
+        steps = codes.shape[0]
+        ce = _chunk_events(codes, p.chan_chunk, p.unary, p.n_chunks)
+        if steps < self.max_steps:
+            ce = np.vstack([ce, np.zeros((self.max_steps - steps, p.n_chunks), np.int64)])
+        self.kv_cum[:, self._kv] += ce[:, self._kv]
+        ce[:, self._kv] = self.kv_cum[:, self._kv]
+
+        ev_tile = ce[:, p.tile_chunk]                           # (S, T)
+        syn_tile = ev_tile * p.tile_fanout                      # (S, T)
+        step_on = np.arange(self.max_steps)[:, None] < self._tile_steps[None, :]
+        received = (ev_tile > 0) & step_on
+        active_tile = received * p.tile_rows
+        if self.time_driven:
+            inactive_tile = (step_on & ~received) * p.tile_rows
+        else:
+            inactive_tile = np.zeros_like(active_tile)
+
+        ft = p.block_first_tile
+        fc = p.block_first_chunk
+        ev_chunk_total = ce.sum(axis=0)                         # (K,)
+        events = np.add.reduceat(ev_chunk_total, fc)
+        synops = np.add.reduceat(syn_tile.sum(axis=0), ft)
+        graded = np.where(p.block_graded, synops, 0)
+        upd_a = np.add.reduceat(active_tile.sum(axis=0), ft)
+        upd_i = np.add.reduceat(inactive_tile.sum(axis=0), ft)
+        msgs = np.add.reduceat(ev_chunk_total * p.chunk_msgs, fc)
+        hops = np.add.reduceat(ev_chunk_total * p.chunk_hops, fc)
+        cross = np.add.reduceat(ev_chunk_total * p.chunk_cross, fc)
+
+        lat = self.lat
+        upd_ns = active_tile * lat.update_ns + inactive_tile * lat.inactive_update_ns
+        spikes_out = np.zeros_like(ev_tile)
+        src = np.flatnonzero(p.tile_source)
+        spikes_out[:, src] = ce[:, p.tile_chunk[src]]  # the source core emits its chunk's spikes
+        busy = (ev_tile * lat.event_ns + syn_tile * (lat.synop_ns / lat.lanes) + upd_ns
+                + spikes_out * lat.spike_ns)                    # (S, T)
+        busy_max = np.maximum.reduceat(busy, ft, axis=1)        # (S, B)
+        path = (p.chunk_path_hops * lat.hop_ns + p.chunk_path_cross * lat.link_ns) * (ce > 0)
+        path_max = np.maximum.reduceat(path, fc, axis=1)        # (S, B)
+        step_mask = np.arange(self.max_steps)[:, None] < p.block_steps[None, :]
+        return TokenCounters(
+            position=position, events=events, synops=synops, synops_graded=graded,
+            updates_active=upd_a, updates_inactive=upd_i, messages=msgs, hops=hops,
+            crossings=cross, stage_busy_ns=(busy_max * step_mask).sum(axis=0),
+            stage_path_ns=(path_max * step_mask).sum(axis=0), steps_run=p.block_steps.copy(),
+        )

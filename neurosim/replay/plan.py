@@ -1,0 +1,151 @@
+"""ReplayPlan: an EventGraph and its Mapping flattened into arrays, built once.
+
+The flat code buffer of a token holds every neuron group's codes side by side (group
+order of the graph).  Each channel belongs to one chunk (a column slice of its block's
+tiles); each tile belongs to one chunk, block and stage.  Tiles, chunks and blocks are
+contiguous per block and per stage, so per-block and per-stage sums and maxima are
+``reduceat`` calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.graph.ir import EventGraph
+from neurosim.mapping.place import Mapping
+
+
+@dataclass(eq=False)
+class ReplayPlan:
+    """Flat arrays of a placed graph (see module docstring). Shapes in field comments."""
+
+    graph: EventGraph
+    mapping: Mapping | None
+    chan_chunk: np.ndarray      # (N,) int32
+    unary: np.ndarray           # (N,) bool: graded code sent as |q| binary spikes
+    chunk_block: np.ndarray     # (K,) int32
+    chunk_kv: np.ndarray        # (K,) bool: attention chunk, fed by the whole KV cache
+    chunk_msgs: np.ndarray      # (K,) int64 messages per event
+    chunk_hops: np.ndarray      # (K,) int64 hops per event
+    chunk_cross: np.ndarray     # (K,) int64 chip crossings per event
+    chunk_path_hops: np.ndarray   # (K,) int64 longest path, hops
+    chunk_path_cross: np.ndarray  # (K,) int64 longest path, chip crossings
+    tile_chunk: np.ndarray      # (T,) int32
+    tile_block: np.ndarray      # (T,) int32
+    tile_rows: np.ndarray       # (T,) int64 target neurons on the tile
+    tile_fanout: np.ndarray     # (T,) int64 synapses per event on the tile
+    tile_source: np.ndarray     # (T,) bool: the tile whose core emits the block's spikes
+    block_first_tile: np.ndarray  # (B,) int64
+    block_first_chunk: np.ndarray  # (B,) int64
+    block_steps: np.ndarray     # (B,) int64 steps per token of the block's group
+    block_stage: np.ndarray     # (B,) int64
+    block_weight_bits: np.ndarray  # (B,) int64
+    block_level: np.ndarray     # (B,) int64 memory level of the weights
+    block_graded: np.ndarray    # (B,) bool: graded synops (multi-level codes, sent graded)
+    block_out_values: np.ndarray  # (B,) int64 partial sums sent to the dense unit per token
+    block_merge_adds: np.ndarray  # (B,) int64 adds merging partial sums per token
+    block_chips: np.ndarray     # (B,) int64 chips the block spans
+    block_cores: np.ndarray     # (B,) int64 cores (tiles) of the block
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunk_block)
+
+    @property
+    def n_tiles(self) -> int:
+        return len(self.tile_chunk)
+
+
+def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: int) -> ReplayPlan:
+    """Flatten ``graph`` placed by ``mapping`` (``None``: one tile per block, no routing)."""
+    group_index = {g.name: i for i, g in enumerate(graph.groups)}
+    offsets = np.concatenate([[0], np.cumsum([g.size for g in graph.groups])]).astype(np.int64)
+    n = int(offsets[-1])
+    chan_chunk = np.full(n, -1, np.int32)
+    unary = np.zeros(n, np.bool_)
+    stage_of = {name: i for i, names in enumerate(graph.stages) for name in names}
+
+    chunk_cols: list[np.ndarray] = [[] for _ in range(6)]  # type: ignore[misc]
+    (c_block, c_kv, c_msgs, c_hops, c_cross, c_ph) = chunk_cols
+    c_pc: list = []
+    t_chunk: list = []
+    t_block: list = []
+    t_rows: list = []
+    t_fan: list = []
+    t_src: list = []
+    b_cols = {k: [] for k in ("first_tile", "first_chunk", "steps", "stage", "wbits", "level",
+                              "graded", "out", "merge", "chips", "cores")}
+    n_chunk = 0
+    n_tile = 0
+    for bi, b in enumerate(graph.blocks):
+        g = graph.groups[group_index[b.source]]
+        sends_unary = g.graded and g.code_bits > graded_payload_bits
+        if mapping is not None:
+            bp = mapping.blocks[b.name]
+            row_bounds, col_bounds, tile_core = bp.row_bounds, bp.col_bounds, bp.tile_core
+            msgs, hops, cross, ph, pc = bp.msgs, bp.hops, bp.crossings, bp.path_hops, bp.path_crossings
+            level = bp.weight_level
+            chips = len(np.unique(tile_core // mapping.cores_per_chip))
+        else:
+            row_bounds, col_bounds = np.array([0, b.c_out]), np.array([0, b.c_in])
+            tile_core = np.zeros((1, 1), np.int64)
+            msgs = np.ones(1, np.int64)
+            hops = cross = ph = pc = np.zeros(1, np.int64)
+            level, chips = 0, 1
+        n_row, n_col = len(row_bounds) - 1, len(col_bounds) - 1
+        lo = offsets[group_index[b.source]]
+        local = np.repeat(np.arange(n_col, dtype=np.int32), np.diff(col_bounds))
+        chan_chunk[lo:lo + b.c_in] = n_chunk + local
+        unary[lo:lo + b.c_in] = sends_unary
+        b_cols["first_tile"].append(n_tile)
+        b_cols["first_chunk"].append(n_chunk)
+        for k in range(n_col):
+            c_block.append(bi)
+            c_kv.append(b.kind == "kv")
+            c_msgs.append(msgs[k])
+            c_hops.append(hops[k])
+            c_cross.append(cross[k])
+            c_ph.append(ph[k])
+            c_pc.append(pc[k])
+        rows = np.diff(row_bounds)
+        for r in range(n_row):
+            for k in range(n_col):
+                t_chunk.append(n_chunk + k)
+                t_block.append(bi)
+                if b.kind == "kv":
+                    t_rows.append(rows[r])
+                    t_fan.append(b.fanout_per_event)
+                else:
+                    t_rows.append(rows[r])
+                    t_fan.append(rows[r])
+                t_src.append(r == 0 and k == 0)
+        n_chunk += n_col
+        n_tile += n_row * n_col
+        b_cols["steps"].append(g.max_steps)
+        b_cols["stage"].append(stage_of[b.name])
+        b_cols["wbits"].append(b.weight_bits)
+        b_cols["level"].append(level)
+        b_cols["graded"].append(g.graded and not sends_unary)
+        b_cols["out"].append(n_col * b.c_out if b.kind == "weights" else b.c_out)
+        b_cols["merge"].append((n_col - 1) * b.c_out if b.kind == "weights" else 0)
+        b_cols["chips"].append(chips)
+        b_cols["cores"].append(n_row * n_col)
+    if (chan_chunk < 0).any():
+        raise ValueError("a neuron group feeds no synapse block")
+    i64 = lambda v: np.asarray(v, np.int64)  # noqa: E731
+    return ReplayPlan(
+        graph=graph, mapping=mapping, chan_chunk=chan_chunk, unary=unary,
+        chunk_block=np.asarray(c_block, np.int32), chunk_kv=np.asarray(c_kv, np.bool_),
+        chunk_msgs=i64(c_msgs), chunk_hops=i64(c_hops), chunk_cross=i64(c_cross),
+        chunk_path_hops=i64(c_ph), chunk_path_cross=i64(c_pc),
+        tile_chunk=np.asarray(t_chunk, np.int32), tile_block=np.asarray(t_block, np.int32),
+        tile_rows=i64(t_rows), tile_fanout=i64(t_fan), tile_source=np.asarray(t_src, np.bool_),
+        block_first_tile=i64(b_cols["first_tile"]), block_first_chunk=i64(b_cols["first_chunk"]),
+        block_steps=i64(b_cols["steps"]), block_stage=i64(b_cols["stage"]),
+        block_weight_bits=i64(b_cols["wbits"]), block_level=i64(b_cols["level"]),
+        block_graded=np.asarray(b_cols["graded"], np.bool_), block_out_values=i64(b_cols["out"]),
+        block_merge_adds=i64(b_cols["merge"]), block_chips=i64(b_cols["chips"]),
+        block_cores=i64(b_cols["cores"]),
+    )

@@ -1,0 +1,144 @@
+"""Result: tidy pandas frames plus provenance; JSON + Parquet on disk.
+
+Frames (one row per token unless noted):
+
+``tokens``     token, position, energy_j, latency_s, events, synops, synops_graded,
+               dense_equivalent_macs, neuron_updates, messages, hops, chip_crossings,
+               ``memory_bytes:<level>`` and ``energy_j:<component>`` columns
+``sites``      token, layer, site, block: events, synops, messages, energy_j (row per block)
+``baselines``  token, profile, kind, energy_j, latency_s
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from neurosim.errors import InputError
+
+FRAMES = ("tokens", "sites", "baselines")
+
+
+@dataclass(eq=False)
+class Result:
+    """Outcome of :func:`neurosim.run`."""
+
+    model: str
+    profile: str
+    backend: str
+    traffic: str
+    tokens: pd.DataFrame
+    sites: pd.DataFrame
+    baselines: pd.DataFrame
+    mapping: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    # --- summaries --------------------------------------------------------------------
+
+    def per_token(self) -> dict[str, Any]:
+        """Means over the replayed tokens."""
+        t = self.tokens
+        mem = {c.split(":", 1)[1]: float(t[c].mean()) for c in t if c.startswith("memory_bytes:")}
+        return {
+            "energy_j": float(t["energy_j"].mean()),
+            "latency_s": _mean_or_none(t["latency_s"]),
+            "events": float(t["events"].mean()),
+            "synops": float(t["synops"].mean()),
+            "dense_equivalent_macs": float(t["dense_equivalent_macs"].mean()),
+            "neuron_updates": float(t["neuron_updates"].mean()),
+            "messages": float(t["messages"].mean()),
+            "hops": float(t["hops"].mean()),
+            "chip_crossings": float(t["chip_crossings"].mean()),
+            "memory_bytes": mem,
+        }
+
+    def energy_by_component(self) -> dict[str, float]:
+        t = self.tokens
+        return {c.split(":", 1)[1]: float(t[c].mean()) for c in t if c.startswith("energy_j:")}
+
+    def top_sites(self, n: int = 5) -> pd.DataFrame:
+        """The ``n`` site types (over layers) with the most energy per token."""
+        s = self.sites.groupby("site")[["energy_j", "events", "synops"]].sum()
+        return (s / self.tokens.shape[0]).sort_values("energy_j", ascending=False).head(n)
+
+    def summary(self) -> dict[str, Any]:
+        pt = self.per_token()
+        lat = pt["latency_s"]
+        base = {}
+        for prof, g in self.baselines.groupby("profile"):
+            base[prof] = {"kind": g["kind"].iloc[0], "energy_j": float(g["energy_j"].mean()),
+                          "latency_s": _mean_or_none(g["latency_s"])}
+        return {
+            "model": self.model,
+            "profile": self.profile,
+            "backend": self.backend,
+            "tokens": int(self.tokens.shape[0]),
+            "traffic": self.traffic,
+            "per_token": pt,
+            "tokens_per_s": None if not lat else 1.0 / lat,
+            "chips": self.mapping.get("chips"),
+            "cores": self.mapping.get("cores"),
+            "energy_by_component_j": self.energy_by_component(),
+            "baselines": base,
+            "mapping": self.mapping,
+            "notes": self.notes,
+            "provenance": self.provenance,
+        }
+
+    # --- files ------------------------------------------------------------------------
+
+    def save(self, out: str | os.PathLike) -> Path:
+        """Write ``result.json`` and one Parquet file per frame into directory ``out``.
+
+        Files are written into a temporary directory beside ``out`` and moved into place
+        only when all are complete, so a failure leaves no partial result.
+        """
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise InputError(str(out), None, "exists and is not a directory",
+                             expected="a directory path for the results")
+        parent = out.parent if str(out.parent) else Path(".")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        except OSError as exc:
+            raise InputError(str(out), None, f"cannot write results: {exc.strerror or exc}",
+                             expected="a writable directory") from None
+        try:
+            for name in FRAMES:
+                getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
+            (tmp / "result.json").write_text(json.dumps(self.summary(), indent=2, default=str))
+            out.mkdir(exist_ok=True)
+            for f in tmp.iterdir():
+                os.replace(f, out / f.name)
+        except OSError as exc:
+            raise InputError(str(out), None, f"cannot write results: {exc.strerror or exc}",
+                             expected="a writable directory") from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return out
+
+    @classmethod
+    def load(cls, out: str | os.PathLike) -> Result:
+        out = Path(out)
+        try:
+            meta = json.loads((out / "result.json").read_text())
+            frames = {n: pd.read_parquet(out / f"{n}.parquet") for n in FRAMES}
+        except (OSError, ValueError) as exc:
+            raise InputError(str(out), None, f"not a neurosim result directory: {exc}") from None
+        return cls(meta["model"], meta["profile"], meta["backend"], meta["traffic"],
+                   mapping=meta.get("mapping", {}), provenance=meta["provenance"],
+                   notes=meta.get("notes", []), **frames)
+
+
+def _mean_or_none(col: pd.Series) -> float | None:
+    col = col.dropna()
+    return None if col.empty else float(col.mean())
