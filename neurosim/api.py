@@ -147,6 +147,8 @@ def run(
             c = costs.token(tc)
             row["energy_j"] = float(sum(c["energy_j"].values()))
             row["latency_s"] = c["latency_s"]
+            for k in ("spiking", "dense", "transfer"):
+                row[f"latency_s:{k}"] = c[f"{k}_s"]
             for k, v in c["memory_bytes"].items():
                 row[f"memory_bytes:{k}"] = v
             for k, v in c["energy_j"].items():

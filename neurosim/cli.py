@@ -19,7 +19,7 @@ from rich.table import Table
 import neurosim
 from neurosim._schema import iter_quantities
 from neurosim.cards import card_summary, list_cards, load_card
-from neurosim.errors import NeurosimError, NotImplementedYet
+from neurosim.errors import NeurosimError
 from neurosim.hardware import list_profiles, load_profile, profile_hash, profile_to_yaml
 
 PROG = "neurosim"
@@ -154,12 +154,105 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    load_card(args.model)
-    load_profile(args.profile)
-    raise NotImplementedYet(
-        "run: not implemented yet: the replay engine is still being built; the model card and "
-        "profile are valid (see 'neurosim models show' and 'neurosim profiles show')"
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from neurosim.api import run
+
+    out_dir = _check_out(args.out) if args.out else None
+    err = Console(stderr=True)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                  transient=True, disable=args.json or args.tokens < 4) as bar:
+        task = bar.add_task(f"replaying {args.model} on {args.profile}", total=args.tokens)
+        result = run(args.model, args.profile, tokens=args.tokens, seed=args.seed,
+                     position=args.position, context=args.context, backend=args.backend,
+                     traffic=args.traffic,
+                     progress=lambda done, total: bar.update(task, completed=done))
+    if out_dir is not None:
+        result.save(out_dir)
+    summary = result.summary()
+    if args.json:
+        _print_json(summary)
+    else:
+        _render_run(summary, result)
+        if out_dir is not None:
+            _console().print(f"results written to {out_dir}/ (result.json, *.parquet)")
+    return 0
+
+
+def _check_out(path: str):
+    from pathlib import Path
+
+    from neurosim.errors import InputError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(path, None, "--out exists and is not a directory",
+                         expected="a directory path for the results")
+    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    import os
+
+    if not os.access(probe, os.W_OK):
+        raise InputError(path, None, "--out is not writable", expected="a writable directory")
+    return out
+
+
+def _si(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "u"),
+                          (1e-9, "n"), (1e-12, "p")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _render_run(s: dict, result) -> None:
+    con = _console()
+    pt = s["per_token"]
+    con.print(f"[bold]{s['model']}[/bold] on [bold]{s['profile']}[/bold]: {s['tokens']} tokens, "
+              f"{s['traffic']} traffic (seed {s['provenance']['traffic']['seed']}), "
+              f"backend {s['backend']}")
+    lat = pt["latency_s"]
+    tps = f"{s['tokens_per_s']:.3g}" if s["tokens_per_s"] else "n/a"
+    con.print(f"  energy/token  {_si(pt['energy_j'], 'J')}   latency/token {_si(lat, 's')}   "
+              f"tokens/s {tps}")
+    if s.get("chips"):
+        m = s["mapping"]
+        where = ", ".join(f"{k} {_si(v, 'B')}" for k, v in m.get("weight_bytes_by_level", {}).items())
+        con.print(f"  chips {s['chips']}   cores {s['cores']}"
+                  + (f"   weights: {where}" if where else "")
+                  + (f"   KV cache: {m['kv_cache_level']}" if m.get("kv_cache_level") else ""))
+    con.print(f"  events {pt['events']:.4g}   synops {pt['synops']:.4g}   dense-equivalent MACs "
+              f"{pt['dense_equivalent_macs']:.4g} (ratio {pt['synops'] / pt['dense_equivalent_macs']:.3f})"
+              f"   messages {pt['messages']:.4g}")
+    comp = s["energy_by_component_j"]
+    if comp:
+        total = sum(comp.values()) or 1.0
+        t = Table("component", "energy/token", "share")
+        for k, v in sorted(comp.items(), key=lambda kv: -kv[1]):
+            t.add_row(k, _si(v, "J"), f"{100 * v / total:.1f} %")
+        con.print(t)
+        outside = 1 - comp.get("synapses", 0.0) / total
+        con.print(f"  share of energy outside the synapses: {100 * outside:.1f} %")
+    if s.get("latency_breakdown_s"):
+        con.print("  latency/token: " + ", ".join(f"{k} {_si(v, 's')}"
+                                                  for k, v in s["latency_breakdown_s"].items()))
+    top = result.top_sites()
+    t = Table("site (all layers)", "energy/token", "events/token", "synops/token",
+              title="top sites by energy")
+    for site, r in top.iterrows():
+        t.add_row(site, _si(r["energy_j"], "J"), f"{r['events']:.4g}", f"{r['synops']:.4g}")
+    con.print(t)
+    t = Table("baseline", "what", "energy/token", "latency/token", "this / baseline",
+              title="baselines")
+    for name, b in s["baselines"].items():
+        ratio = pt["energy_j"] / b["energy_j"] if b["energy_j"] else float("nan")
+        t.add_row(name, b["kind"], _si(b["energy_j"], "J"), _si(b["latency_s"], "s"),
+                  f"{ratio:.3g}x")
+    con.print(t)
+    for note in s["notes"]:
+        con.print(f"  note: {note}")
 
 
 # --- parser ---------------------------------------------------------------------------
@@ -226,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", required=True, help="hardware profile name or path")
     r.add_argument("--tokens", type=_positive_int, default=16, help="tokens to replay")
     r.add_argument("--seed", type=_nonnegative_int, default=0, help="traffic seed (>= 0)")
+    r.add_argument("--position", type=_nonnegative_int, default=0,
+                   help="position of the first token (KV cache length)")
+    r.add_argument("--context", type=_positive_int, default=None,
+                   help="KV cache capacity in positions (default: the card's max_context)")
+    r.add_argument("--traffic", choices=["synthetic", "real"], default=None,
+                   help="traffic source (default: the card's)")
+    r.add_argument("--backend", default="numba", help="simulation backend (numba)")
     r.add_argument("--out", help="directory to write JSON + Parquet results")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_cmd_run)

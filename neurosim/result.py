@@ -64,6 +64,10 @@ class Result:
         t = self.tokens
         return {c.split(":", 1)[1]: float(t[c].mean()) for c in t if c.startswith("energy_j:")}
 
+    def latency_breakdown(self) -> dict[str, float]:
+        t = self.tokens
+        return {c.split(":", 1)[1]: float(t[c].mean()) for c in t if c.startswith("latency_s:")}
+
     def top_sites(self, n: int = 5) -> pd.DataFrame:
         """The ``n`` site types (over layers) with the most energy per token."""
         s = self.sites.groupby("site")[["energy_j", "events", "synops"]].sum()
@@ -87,6 +91,7 @@ class Result:
             "chips": self.mapping.get("chips"),
             "cores": self.mapping.get("cores"),
             "energy_by_component_j": self.energy_by_component(),
+            "latency_breakdown_s": self.latency_breakdown(),
             "baselines": base,
             "mapping": self.mapping,
             "notes": self.notes,

@@ -71,11 +71,47 @@ def test_profiles_yaml_round_trip(cli, tmp_path):
     assert cli("profiles", "validate", str(f)).code == 0
 
 
-def test_run_refuses_until_engine_lands(cli):
-    result = cli("run", "--model", "spikellm-7b", "--profile", "loihi2.yaml")
-    assert result.code == 2
-    assert result.err.startswith("neurosim: error: run: not implemented yet")
+def test_run_json_reports_the_required_fields(cli):
+    result = cli("run", "--model", "spikellm-7b", "--profile", "loihi2.yaml", "--tokens", "2",
+                 "--json")
+    assert result.code == 0, result.err
+    data = result.json()
+    for key in ("model", "profile", "backend", "tokens", "traffic", "per_token", "tokens_per_s",
+                "chips", "cores", "energy_by_component_j", "baselines", "provenance"):
+        assert key in data
+    pt = data["per_token"]
+    for key in ("energy_j", "latency_s", "events", "synops", "dense_equivalent_macs",
+                "messages", "memory_bytes"):
+        assert key in pt
+    assert data["traffic"] == "synthetic" and data["tokens"] == 2
+    assert data["chips"] > 1
+    assert pt["energy_j"] == pytest.approx(sum(data["energy_by_component_j"].values()))
+    assert {"gpu-a100", "gpu-h100"} <= set(data["baselines"])
+    assert data["provenance"]["profile_sha256"]
+
+
+def test_run_out_reloads_into_equal_frames(cli, tmp_path):
+    from neurosim.result import Result
+
+    out = tmp_path / "res"
+    result = cli("run", "--model", "smollm2-135m-spikellm", "--profile", "loihi2",
+                 "--traffic", "synthetic", "--tokens", "2", "--out", str(out))
+    assert result.code == 0, result.err
+    loaded = Result.load(out)
+    import neurosim
+    again = neurosim.run("smollm2-135m-spikellm", "loihi2", tokens=2, traffic="synthetic")
+    for name in ("tokens", "sites", "baselines"):
+        import pandas.testing as pdt
+        pdt.assert_frame_equal(getattr(loaded, name), getattr(again, name))
+
+
+def test_run_unwritable_out_leaves_nothing(cli, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    result = cli("run", "--model", "spikellm-7b", "--profile", "loihi2", "--out", str(f))
+    assert result.code == 2 and "not a directory" in result.err
     assert len(result.err.strip().splitlines()) == 1
+    assert f.read_text() == "x"
 
 
 @pytest.mark.parametrize("args, fragment", [

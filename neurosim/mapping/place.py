@@ -151,33 +151,40 @@ def _tile_shape(rows: int, cols: int, weight_bits: int, p: NeuromorphicProfile,
 
 def _kv_shape(block: SynapseBlock, p: NeuromorphicProfile,
               context: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column cut points of an attention block, cut along KV heads."""
-    kv_heads = block.kv_heads
+    """Cut points of an attention block: rows in query heads per KV head, columns in channels.
+
+    A tile holds ``m`` KV heads (``m × head_dim`` channels) and, for each, a slice of the
+    ``group`` query heads that share it, with their targets (qk: one score per query head;
+    pv: ``head_dim`` outputs per query head) and dynamic weights (qk: the Q rows; pv: the P
+    rows over the context).  Row bounds count query heads per KV head.
+    """
+    kv_heads, group = block.kv_heads, block.fanout_per_event
     head_dim = block.c_in // kv_heads
-    targets_per_head = block.c_out // kv_heads
+    per_query = block.c_out // (kv_heads * group)  # targets of one query head
     neurons = int(p.core.neurons.value)
     fan_in = int(p.core.max_fan_in.value)
     mem_bits = p.core_memory_kib() * 1024 * 8
     state_bits = int(p.core.neuron_state_bits.value)
-    # dynamic weights per KV head: the Q rows (qk) or the P rows over the context (pv)
-    if block.site == "pv":
-        dyn_bits = block.fanout_per_event * context * block.weight_bits
-    else:
-        dyn_bits = block.fanout_per_event * head_dim * block.weight_bits
-    per_head_bits = targets_per_head * state_bits + dyn_bits
-    m = min(kv_heads,
-            max(1, neurons // max(1, targets_per_head)),
-            max(1, fan_in // max(1, head_dim)),
-            max(1, int(mem_bits // max(1, per_head_bits))))
-    if targets_per_head > neurons or head_dim > fan_in or per_head_bits > mem_bits:
-        raise MappingError(p.name, "core", f"cannot hold the attention of one KV head of {block.name}",
-                           got=f"{targets_per_head} targets, {head_dim} channels, "
-                               f"{per_head_bits / 8192:.1f} KiB",
+    dyn_per_query = (context if block.site == "pv" else head_dim) * block.weight_bits
+
+    def bits(queries: int) -> int:
+        return queries * (per_query * state_bits + dyn_per_query)
+
+    q = group
+    while q > 1 and (q * per_query > neurons or bits(q) > mem_bits):
+        q = (q + 1) // 2
+    if per_query > neurons or head_dim > fan_in or bits(q) > mem_bits:
+        raise MappingError(p.name, "core",
+                           f"cannot hold the attention of one query head of {block.name}",
+                           got=f"{per_query} targets, {head_dim} channels, "
+                               f"{bits(q) / 8192:.1f} KiB",
                            expected=f"<= {neurons} neurons, <= {fan_in} fan-in, "
                                     f"<= {p.core_memory_kib():g} KiB per core")
+    m = min(kv_heads, max(1, neurons // (q * per_query)), max(1, fan_in // head_dim),
+            max(1, int(mem_bits // bits(q))))
+    n_row = math.ceil(group / q)
     n_col = math.ceil(kv_heads / m)
-    heads_cut = _even_bounds(kv_heads, n_col)
-    return np.array([0, block.c_out]), heads_cut * head_dim
+    return _even_bounds(group, n_row), _even_bounds(kv_heads, n_col) * head_dim
 
 
 def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> Mapping:

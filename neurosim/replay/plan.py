@@ -110,12 +110,21 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
             c_ph.append(ph[k])
             c_pc.append(pc[k])
         rows = np.diff(row_bounds)
+        if b.kind == "kv" and mapping is not None:
+            # rows count query heads per KV head; a tile's targets are its KV heads times
+            # its query heads times the targets of one query head
+            head_dim = b.c_in // b.kv_heads
+            per_query = b.c_out // (b.kv_heads * b.fanout_per_event)
+            heads_in_chunk = np.diff(col_bounds) // head_dim
         for r in range(n_row):
             for k in range(n_col):
                 t_chunk.append(n_chunk + k)
                 t_block.append(bi)
-                if b.kind == "kv":
-                    t_rows.append(rows[r])
+                if b.kind == "kv" and mapping is not None:
+                    t_rows.append(heads_in_chunk[k] * rows[r] * per_query)
+                    t_fan.append(rows[r])
+                elif b.kind == "kv":
+                    t_rows.append(b.c_out)
                     t_fan.append(b.fanout_per_event)
                 else:
                     t_rows.append(rows[r])
