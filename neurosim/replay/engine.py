@@ -88,7 +88,7 @@ class Replayer:
         if codes.dtype != np.int8 or codes.ndim != 2 or codes.shape[1] != len(p.chan_chunk):
             raise ValueError(f"codes must be int8 of shape (steps, {len(p.chan_chunk)})")
         steps = codes.shape[0]
-        ce = _chunk_events(codes, p.chan_chunk, p.unary, p.n_chunks)
+        ce = _chunk_events(codes, p.chunk_start, p.chunk_unary)
         if steps < self.max_steps:
             ce = np.vstack([ce, np.zeros((self.max_steps - steps, p.n_chunks), np.int64)])
         self.kv_cum[:, self._kv] += ce[:, self._kv]

@@ -10,24 +10,26 @@ import numpy as np
 
 
 @nb.njit(cache=True, nogil=True)
-def _chunk_events(codes: np.ndarray, chan_chunk: np.ndarray, unary: np.ndarray,
-                  n_chunks: int) -> np.ndarray:
+def _chunk_events(codes: np.ndarray, chunk_start: np.ndarray, chunk_unary: np.ndarray) -> np.ndarray:
     """Events per (step, chunk) of one token.
 
-    codes (S, N) int8 spike codes; chan_chunk (N,) int32 chunk of each channel;
-    unary (N,) bool: a code ``q`` counts as ``|q|`` binary events instead of one graded event.
-    Returns (S, n_chunks) int64.
+    codes (S, N) int8 spike codes; chunk ``k`` holds channels
+    ``chunk_start[k] : chunk_start[k+1]`` (K+1,) int64; chunk_unary (K,) bool: a code ``q``
+    counts as ``|q|`` binary events instead of one graded event. Returns (S, K) int64.
     """
-    n_steps, n = codes.shape
+    n_steps = codes.shape[0]
+    n_chunks = chunk_start.shape[0] - 1
     out = np.zeros((n_steps, n_chunks), np.int64)
     for s in range(n_steps):
         row = codes[s]
-        acc = out[s]
-        for c in range(n):
-            q = row[c]
-            if q != 0:
-                if unary[c]:
-                    acc[chan_chunk[c]] += abs(q)
-                else:
-                    acc[chan_chunk[c]] += 1
+        for k in range(n_chunks):
+            lo, hi = chunk_start[k], chunk_start[k + 1]
+            acc = 0
+            if chunk_unary[k]:
+                for c in range(lo, hi):
+                    acc += abs(np.int64(row[c]))
+            else:
+                for c in range(lo, hi):
+                    acc += row[c] != 0
+            out[s, k] = acc
     return out
