@@ -255,6 +255,88 @@ def _render_run(s: dict, result) -> None:
         con.print(f"  note: {note}")
 
 
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from neurosim.graph.lower import lower
+
+    graph = lower(load_card(args.model))
+    if args.out:
+        from pathlib import Path
+
+        tmp = Path(args.out + ".partial")
+        try:
+            graph.save(tmp)
+            tmp.replace(args.out)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            from neurosim.errors import InputError
+
+            raise InputError(args.out, None, f"cannot write graph: {exc.strerror or exc}",
+                             expected="a writable file path") from None
+    data = {
+        "model": graph.model, "family": graph.family, "layers": graph.layers,
+        "neuron_groups": len(graph.groups), "synapse_blocks": len(graph.blocks),
+        "dense_ops": len(graph.dense_ops), "stages": len(graph.stages),
+        "edges": len(graph.edges),
+        "dense_equivalent_macs_at_position_0": graph.dense_equivalent_macs(0),
+        "synapses": sum(b.nonzero_weights for b in graph.blocks),
+        "dense_op_kinds": dict(Counter(op.kind for op in graph.dense_ops)),
+    }
+    if args.json:
+        _print_json(data)
+    else:
+        con = _console()
+        con.print(f"[bold]{graph.model}[/bold] ({graph.family}): {data['layers']} layers, "
+                  f"{data['neuron_groups']} neuron groups, {data['synapse_blocks']} synapse blocks, "
+                  f"{data['dense_ops']} dense ops in {data['stages']} stages")
+        t = Table("block", "source", "c_in", "c_out", "weight bits", "kind")
+        for b in graph.blocks[: args.limit]:
+            t.add_row(b.name, b.source, str(b.c_in), str(b.c_out), str(b.weight_bits), b.kind)
+        con.print(t)
+        if len(graph.blocks) > args.limit:
+            con.print(f"  ... {len(graph.blocks) - args.limit} more blocks (--limit)")
+        if args.out:
+            con.print(f"graph written to {args.out}")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from neurosim.graph.lower import lower
+    from neurosim.mapping import map_graph
+
+    card, prof = load_card(args.model), load_profile(args.profile)
+    if prof.kind != "neuromorphic":
+        from neurosim.errors import InputError
+
+        raise InputError(args.profile, "kind", "only neuromorphic profiles have a mapping",
+                         got=prof.kind, expected="a neuromorphic profile")
+    graph = lower(card)
+    m = map_graph(graph, prof, args.context or card.architecture.max_context)
+    summary = m.summary()
+    blocks = [{"block": n, "tiles": bp.tiles, "rows": bp.n_row, "chunks": bp.n_col,
+               "first_core": int(bp.tile_core.min()), "weights": m.level_names[bp.weight_level]}
+              for n, bp in m.blocks.items()]
+    if args.json:
+        _print_json({**summary, "blocks": blocks})
+        return 0
+    con = _console()
+    con.print(f"[bold]{card.name}[/bold] on [bold]{prof.name}[/bold]: {summary['chips']} chips "
+              f"(grid {summary['chip_grid'][0]} x {summary['chip_grid'][1]}), "
+              f"{summary['cores']} cores ({100 * summary['core_utilisation']:.1f} % of the "
+              f"chips' cores), {summary['neurons']:,} neurons")
+    for level, nbytes in summary["weight_bytes_by_level"].items():
+        con.print(f"  weights in {level}: {nbytes / 2**20:,.1f} MiB")
+    con.print(f"  KV cache in {summary['kv_cache_level']}, dense parameters in "
+              f"{summary['dense_params_level']}")
+    t = Table("block", "tiles", "row slices", "column chunks", "first core", "weights in")
+    for b in blocks[: args.limit]:
+        t.add_row(b["block"], str(b["tiles"]), str(b["rows"]), str(b["chunks"]),
+                  str(b["first_core"]), b["weights"])
+    con.print(t)
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------
 
 
@@ -329,6 +411,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="directory to write JSON + Parquet results")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_cmd_run)
+
+    c = sub.add_parser("compile", help="lower a model card to its event-driven graph")
+    c.add_argument("--model", required=True)
+    c.add_argument("--out", help="write the graph as JSON to this file")
+    c.add_argument("--limit", type=_positive_int, default=12, help="blocks to list")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_cmd_compile)
+
+    i = sub.add_parser("inspect", help="show how a model maps onto a profile's cores and chips")
+    i.add_argument("--model", required=True)
+    i.add_argument("--profile", required=True)
+    i.add_argument("--context", type=_positive_int, default=None)
+    i.add_argument("--limit", type=_positive_int, default=12, help="blocks to list")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_cmd_inspect)
     return parser
 
 

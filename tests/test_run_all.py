@@ -1,0 +1,30 @@
+"""Every SpikeLLM card runs on every shipped profile and its numbers hold together."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import neurosim
+from neurosim.hardware import list_profiles
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", list_profiles())
+@pytest.mark.parametrize("model", ["spikellm-7b", "spikellm-13b", "spikellm-70b"])
+def test_run_every_card_on_every_profile(model, profile):
+    r = neurosim.run(model, profile, tokens=1)
+    s = r.summary()
+    pt = s["per_token"]
+    assert pt["energy_j"] > 0 and math.isfinite(pt["energy_j"])
+    assert pt["dense_equivalent_macs"] == r.tokens["dense_equivalent_macs"].iloc[0]
+    # graded spikes: synops are at most (1 - p) + p 2^a = 1.1 times the dense MACs (plus
+    # attention); binary-only cores send a 4-bit code q as q spikes, up to 15 times more
+    unary = any("binary spikes" in n for n in r.notes)
+    bound = (15 if unary else 1) * 1.2
+    assert 0 < pt["synops"] < bound * pt["dense_equivalent_macs"]
+    if unary:
+        assert pt["synops"] > 1.2 * pt["dense_equivalent_macs"]
+    if s["energy_by_component_j"] and r.tokens["latency_s"].notna().all():
+        assert pt["energy_j"] == pytest.approx(sum(s["energy_by_component_j"].values()))
