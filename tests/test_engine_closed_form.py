@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from engine_helpers import codes, make_profile, one_layer
+
 from neurosim.cards import load_card
 from neurosim.estimate.costs import NeuromorphicCosts
 from neurosim.graph.lower import lower
@@ -168,7 +168,6 @@ def test_binary_only_cores_send_codes_as_unary_spikes():
 
 def test_profile_that_cannot_hold_one_neuron(cli, tmp_path):
     import yaml
-
     from engine_helpers import BASE
 
     d = yaml.safe_load(yaml.safe_dump(BASE))

@@ -7,10 +7,10 @@ core coordinates and distances from the placement itself.
 from __future__ import annotations
 
 import numpy as np
+from engine_helpers import make_profile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine_helpers import make_profile
 from neurosim.graph.ir import EventGraph, NeuronGroup, SynapseBlock
 from neurosim.mapping import map_graph
 from neurosim.replay.engine import Latencies, Replayer
@@ -49,14 +49,14 @@ def reference(graph, mapping, profile, token_codes):
                 dests = [bp.tile_core[r, k] for r in range(bp.n_row)]
                 src = where(bp.tile_core[0, 0])
                 ev += n
-                for r, dcore in enumerate(dests):
+                for r in range(len(dests)):
                     syn += n * int(bp.row_bounds[r + 1] - bp.row_bounds[r])
                     got_input.add((r, k))
                 if multicast:
                     by_chip = {}
                     for dcore in dests:
                         by_chip.setdefault(where(dcore)[0], []).append(where(dcore))
-                    for chip, ws in by_chip.items():
+                    for ws in by_chip.values():
                         near = min(ws, key=lambda w: abs(w[3] - src[3]) + abs(w[4] - src[4]))
                         xs, ys = [w[3] for w in ws], [w[4] for w in ws]
                         msgs += n

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
-import pytest
-
-from neurosim.hardware import list_profiles, load_profile, profile_hash, profile_to_yaml, profiles_dir
-from neurosim.hardware.schema import PROFILE_KINDS
 from neurosim._schema import iter_quantities
+from neurosim.hardware import (
+    list_profiles,
+    load_profile,
+    profile_hash,
+    profile_to_yaml,
+    profiles_dir,
+)
+from neurosim.hardware.schema import PROFILE_KINDS
 
 SHIPPED = sorted(p.name for p in profiles_dir().glob("*.yaml"))
 REQUIRED = ["loihi", "loihi-calibrated", "loihi2", "truenorth", "spinnaker2", "generic-45nm",

@@ -100,10 +100,10 @@ class Mapping:
         return self.cores_used / (self.chips * self.cores_per_chip)
 
     def summary(self) -> dict:
-        where = {}
-        for name, bp in self.blocks.items():
-            where.setdefault(self.level_names[bp.weight_level], 0)
-            where[self.level_names[bp.weight_level]] += 1
+        where: dict[str, int] = {}
+        for bp in self.blocks.values():
+            level = self.level_names[bp.weight_level]
+            where[level] = where.get(level, 0) + 1
         return {
             "profile": self.profile,
             "chips": self.chips,
@@ -275,7 +275,9 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
         n_row, n_col = len(rb) - 1, len(cb) - 1
         tile_core = np.arange(next_core, next_core + n_row * n_col).reshape(n_row, n_col)
         next_core += n_row * n_col
-        neurons_used += b.c_out * n_col
+        # weight blocks keep a partial sum per target in every column chunk; attention
+        # tiles partition the targets
+        neurons_used += b.c_out * (n_col if b.kind == "weights" else 1)
         src = tile_core[0, 0]
         msgs = np.zeros(n_col, np.int64)
         hops = np.zeros(n_col, np.int64)
