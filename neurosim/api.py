@@ -147,6 +147,7 @@ def run(
             c = costs.token(tc)
             row["energy_j"] = float(sum(c["energy_j"].values()))
             row["latency_s"] = c["latency_s"]
+            row["bottleneck_s"] = c["bottleneck_s"]
             for k in ("spiking", "dense", "transfer"):
                 row[f"latency_s:{k}"] = c[f"{k}_s"]
             for k, v in c["memory_bytes"].items():
@@ -207,10 +208,13 @@ def run(
         "backend": backend,
         "positions": [position, position + tokens - 1],
         "context": ctx,
+        "layer_pipelining": bool(prof.kind == "neuromorphic" and prof.execution.layer_pipelining),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "host": os.uname().nodename if hasattr(os, "uname") else None,
     }
+    if prof.kind == "neuromorphic" and prof.execution.layer_pipelining:
+        notes.append("layer pipelining: tokens_per_s_pipelined = 1 / slowest stage time")
     return Result(card.name, prof.name, backend, source.kind, pd.DataFrame(rows),
                   pd.DataFrame(site_rows), pd.DataFrame(base_rows), mapping, provenance, notes)
 

@@ -64,6 +64,12 @@ class Result:
         t = self.tokens
         return {c.split(":", 1)[1]: float(t[c].mean()) for c in t if c.startswith("energy_j:")}
 
+    def _pipelined(self) -> float | None:
+        """Tokens/s with layer pipelining, when the profile enables it."""
+        if not self.provenance.get("layer_pipelining") or "bottleneck_s" not in self.tokens:
+            return None
+        return 1.0 / float(self.tokens["bottleneck_s"].mean())
+
     def latency_breakdown(self) -> dict[str, float]:
         t = self.tokens
         return {c.split(":", 1)[1]: float(t[c].mean()) for c in t if c.startswith("latency_s:")}
@@ -88,6 +94,7 @@ class Result:
             "traffic": self.traffic,
             "per_token": pt,
             "tokens_per_s": None if not lat else 1.0 / lat,
+            "tokens_per_s_pipelined": self._pipelined(),
             "chips": self.mapping.get("chips"),
             "cores": self.mapping.get("cores"),
             "energy_by_component_j": self.energy_by_component(),

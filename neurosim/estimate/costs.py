@@ -19,6 +19,8 @@ static          chips x static power x token latency
 Time per token: stages in order; a spiking stage takes the sum over its steps of (critical
 core busy + longest NoC path + barrier), at least its off-core memory time; a dense stage
 takes max(ops / (units x throughput), parameter bytes / bandwidth) plus transfer time.
+With layer pipelining across tokens (a profile option) a new token enters every
+``bottleneck_s`` = the slowest stage's time; latency per token is unchanged.
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ class NeuromorphicCosts:
             "memory_bytes": {n: float((r + w) / 8) for n, r, w in zip(self.levels, read_bits, write_bits)},
             "latency_s": latency,
             "stage_s": stage_s,
+            "bottleneck_s": float(stage_s.max(initial=0.0)),
             "dense_ops": ops.sum(axis=0),
             "spiking_s": float(spiking_s.sum()),
             "dense_s": float(dense_s.sum()),
