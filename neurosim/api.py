@@ -140,8 +140,7 @@ def run(
             "chip_crossings": int(tc.crossings.sum()),
         }
         weight_bits = float((acc_tc.synops * acc_plan.block_weight_bits).sum())
-        acc = accounting_baseline(graph, acc_tc.synops.sum(), acc_tc.synops_graded.sum(),
-                                  acc_profile, pos, weight_bits)
+        acc = accounting_baseline(graph, acc_tc.synops.sum(), acc_profile, pos, weight_bits)
         block_energy = np.zeros(len(block_meta))
         if costs is not None:
             c = costs.token(tc)

@@ -212,7 +212,7 @@ def gpu_baseline(dense_graph: EventGraph, parameters: int, embedding_params: int
     return {"energy_j": energy, "latency_s": t, "flops": flops, "bytes": bytes_, "devices": devices}
 
 
-def accounting_baseline(graph: EventGraph, synops: float, synops_graded: float,
+def accounting_baseline(graph: EventGraph, synops: float,
                         profile: AccountingProfile, position: int,
                         weight_bits_read: float) -> dict:
     """The literature's theoretical energy for one token.

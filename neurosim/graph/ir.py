@@ -167,9 +167,6 @@ class EventGraph:
     def __getitem__(self, name: str) -> NeuronGroup | SynapseBlock | DenseOp:
         return self._index[name]
 
-    def group_of(self, block: SynapseBlock) -> NeuronGroup:
-        return self._index[block.source]  # type: ignore[return-value]
-
     @property
     def layers(self) -> int:
         return 1 + max((b.layer for b in self.blocks), default=-1)

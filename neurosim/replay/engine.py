@@ -40,7 +40,6 @@ class Latencies:
     spike_ns: float = 0.0
     hop_ns: float = 0.0
     link_ns: float = 0.0
-    time_driven: bool = True
 
     @classmethod
     def of(cls, p: NeuromorphicProfile) -> Latencies:
@@ -49,7 +48,7 @@ class Latencies:
             float(c.event_in_latency_ns), float(c.synop_latency_ns), int(c.synapse_lanes.value),
             float(c.neuron_update_latency_ns), float(c.inactive_neuron_update_latency_ns),
             float(c.spike_out_latency_ns), float(p.chip.hop_latency_ns),
-            float(p.system.link.latency_ns), c.neuron_update == "time_driven",
+            float(p.system.link.latency_ns),
         )
 
 
@@ -80,7 +79,6 @@ class Replayer:
         self.kv_cum = np.zeros((self.max_steps, plan.n_chunks), np.int64)
         self._kv = plan.chunk_kv
         self._tile_steps = plan.block_steps[plan.tile_block]
-        self._n_blocks = len(plan.block_steps)
 
     def token(self, codes: np.ndarray, position: int) -> TokenCounters:
         """Counters of one token. ``codes`` (steps, N) int8 as the traffic source emits."""

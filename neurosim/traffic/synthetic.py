@@ -23,7 +23,6 @@ defaults with values measured on real traces.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -110,9 +109,6 @@ class SyntheticTraffic:
                 mask[np.argsort(-(sigma**2) * w, kind="stable")[: g.salient]] = True
             self._salient.append(mask)
 
-    def salient_mask(self, group: int) -> np.ndarray:
-        return self._salient[group]
-
     def activations(self, token: int) -> dict[tuple[int, str], np.ndarray]:
         """Activation vectors of one token, by (layer, input kind)."""
         rng = np.random.default_rng([self.seed, 1, token])
@@ -136,9 +132,3 @@ class SyntheticTraffic:
             _gif_codes_into(x, self._salient[i], self.abits, addbit if steps > 1 else 0, view)
             buf[:steps, lo:hi] = view
         return buf
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        t = 0
-        while True:
-            yield self.codes(t)
-            t += 1
