@@ -159,12 +159,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from neurosim.api import run
 
     out_dir = _check_out(args.out) if args.out else None
+    card, profile = load_card(args.model), load_profile(args.profile)
     err = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-                  transient=True, disable=args.json or args.tokens < 4) as bar:
-        task = bar.add_task(f"replaying {args.model} on {args.profile}", total=args.tokens)
-        result = run(args.model, args.profile, tokens=args.tokens, seed=args.seed,
+                  MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True,
+                  disable=args.json or args.tokens < 4 or not err.is_terminal) as bar:
+        task = bar.add_task(f"replaying {card.name} on {profile.name}", total=args.tokens)
+        result = run(card, profile, tokens=args.tokens, seed=args.seed,
                      position=args.position, context=args.context, backend=args.backend,
                      traffic=args.traffic,
                      progress=lambda done, total: bar.update(task, completed=done))
