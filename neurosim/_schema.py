@@ -8,7 +8,6 @@ the file, the key path, the value and what would have been valid.
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import typing
 from pathlib import Path
@@ -56,13 +55,6 @@ class Quantity(Strict, Generic[T]):
     @property
     def provenance(self) -> str:
         return self.source if self.source else f"assumed: {self.assumed}"
-
-
-def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    """Raise ValueError unless ``value`` is finite and > 0 (or >= 0)."""
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}")
 
 
 _REF_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)")

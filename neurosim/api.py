@@ -102,7 +102,7 @@ def run(
         mapping = mp.summary()
         payload = int(prof.core.graded_payload_bits.value)
         plan = build_plan(graph, mp, payload)
-        if plan.unary.any():
+        if plan.chunk_unary.any():
             notes.append(f"{prof.name} has no graded spikes of {graph.groups[0].code_bits} bits "
                          f"(payload {payload} bits): each code q travels as q binary spikes")
         missing = {g.model for g in graph.groups} - set(prof.core.neuron_models)
@@ -115,8 +115,13 @@ def run(
         plan = build_plan(graph, None, 32)
         replayer = Replayer(plan, Latencies(), time_driven=False)
         costs = None
-    acc_plan = plan if prof.kind != "neuromorphic" else build_plan(graph, None, 32)
-    acc_replayer = replayer if acc_plan is plan else Replayer(acc_plan, Latencies(), False)
+    # The literature accounting needs graded synops; they equal the mapped replay's unless
+    # binary-only cores expanded codes into unary spikes (tiles partition every target).
+    if plan.chunk_unary.any():
+        acc_plan = build_plan(graph, None, 32)
+        acc_replayer = Replayer(acc_plan, Latencies(), False)
+    else:
+        acc_plan, acc_replayer = plan, replayer
     acc_profile = prof if prof.kind == "accounting" else load_profile("generic-45nm")
     gpus = {n: load_profile(n) for n in BASELINES if n.startswith("gpu")}
     if prof.kind == "gpu":

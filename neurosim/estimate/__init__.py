@@ -5,8 +5,6 @@ from neurosim.estimate.costs import (
     accounting_baseline,
     gpu_baseline,
     interpolate,
-    neuromorphic_token,
 )
 
-__all__ = ["COMPONENTS", "accounting_baseline", "gpu_baseline", "interpolate",
-           "neuromorphic_token"]
+__all__ = ["COMPONENTS", "accounting_baseline", "gpu_baseline", "interpolate"]

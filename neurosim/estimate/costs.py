@@ -176,10 +176,6 @@ class NeuromorphicCosts:
         }
 
 
-def neuromorphic_token(plan: ReplayPlan, profile: NeuromorphicProfile) -> NeuromorphicCosts:
-    return NeuromorphicCosts(plan, profile)
-
-
 def gpu_baseline(dense_graph: EventGraph, parameters: int, embedding_params: int,
                  profile: GpuProfile, position: int, context: int) -> dict:
     """Roofline of the dense model on a GPU for one token at ``position`` (batch 1).

@@ -232,8 +232,6 @@ class NeuromorphicProfile(_ProfileBase):
             raise _LocatedValueError(("memory", 0, "scope"), first.scope,
                                      "the first memory level must be the core's own memory "
                                      "with a capacity", "scope: core and capacity_kib")
-        if self.memory[-1].capacity_kib is not None and self.memory[-1].scope != "system":
-            pass  # a bounded last level is allowed: mapping then says what does not fit
         names = [m.name for m in self.memory]
         if len(set(names)) != len(names):
             raise _LocatedValueError(("memory",), names, "memory level names repeat",

@@ -74,11 +74,6 @@ class BlockPlacement:
     def tiles(self) -> int:
         return self.n_row * self.n_col
 
-    def chunk_of_channel(self) -> np.ndarray:
-        """Column chunk of every input channel, shape (c_in,), int32."""
-        sizes = np.diff(self.col_bounds)
-        return np.repeat(np.arange(self.n_col, dtype=np.int32), sizes)
-
 
 @dataclass(eq=False)
 class Mapping:

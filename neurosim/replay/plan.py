@@ -24,9 +24,8 @@ class ReplayPlan:
     graph: EventGraph
     mapping: Mapping | None
     chan_chunk: np.ndarray      # (N,) int32, non-decreasing: chunks are channel ranges
-    unary: np.ndarray           # (N,) bool: graded code sent as |q| binary spikes
     chunk_start: np.ndarray     # (K+1,) int64 first channel of each chunk
-    chunk_unary: np.ndarray     # (K,) bool
+    chunk_unary: np.ndarray     # (K,) bool: graded codes sent as |q| binary spikes
     chunk_block: np.ndarray     # (K,) int32
     chunk_kv: np.ndarray        # (K,) bool: attention chunk, fed by the whole KV cache
     chunk_msgs: np.ndarray      # (K,) int64 messages per event
@@ -151,7 +150,7 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
     chunk_unary = unary[chunk_start[:-1]] if n else np.zeros(0, np.bool_)
     i64 = lambda v: np.asarray(v, np.int64)  # noqa: E731
     return ReplayPlan(
-        graph=graph, mapping=mapping, chan_chunk=chan_chunk, unary=unary,
+        graph=graph, mapping=mapping, chan_chunk=chan_chunk,
         chunk_start=chunk_start, chunk_unary=chunk_unary,
         chunk_block=np.asarray(c_block, np.int32), chunk_kv=np.asarray(c_kv, np.bool_),
         chunk_msgs=i64(c_msgs), chunk_hops=i64(c_hops), chunk_cross=i64(c_cross),
