@@ -70,3 +70,15 @@ def gif_codes(x: np.ndarray, salient: np.ndarray, abits: int, addbit: int) -> np
     out = np.zeros((steps, x.shape[0]), np.int8)
     _gif_codes_into(x, salient, abits, addbit, out)
     return out
+
+
+def gif_steps(codes: np.ndarray, abits: int, steps: int) -> np.ndarray:
+    """Graded spikes of integer codes: ``o_k = clip(q - k·M, 0, M)``, ``M = 2^abits - 1``.
+
+    The greedy subtractive decomposition written in closed form; a code ``q <= M`` is one
+    spike. ``codes`` (N,) non-negative ints (at most ``steps·M``). Returns (steps, N) int8.
+    """
+    m = (1 << abits) - 1
+    q = np.asarray(codes, np.int16)
+    k = np.arange(steps, dtype=np.int16)[:, None] * m
+    return np.clip(q[None, :] - k, 0, m).astype(np.int8)

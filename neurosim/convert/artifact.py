@@ -1,0 +1,201 @@
+"""The SpikeLLM artifact: integer weights, scales, salient masks and spiking settings.
+
+A directory holding
+
+* ``artifact.json`` — format, model card, architecture, spiking settings, the source
+  checkpoint and calibration text (with SHA-256), and the SHA-256 of every other file;
+* ``tensors.safetensors`` — per linear ``<hf name>.codes`` (C_out, C_in) uint8 weight codes
+  (two 4-bit codes per byte when ``weight_bits`` is 4: low nibble = even column),
+  ``.scale`` (C_out,) f32 and ``.zero`` (C_out,) uint8, so ``W = (codes - zero)·scale``;
+  ``model.layers.<L>.<site>.salient`` (C_in,) uint8 masks for the 7 linears, ``k_cache``
+  and ``v_cache`` (KV-head-major channels); the full-precision embedding, norms and head;
+* ``tokenizer.json`` when the source had a tokenizer.
+
+It loads with numpy and safetensors only (no torch); every file is checked against its
+SHA-256 before use, so a truncated or corrupted artifact is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurosim.convert.checkpoint import LINEAR_SITES, LlamaShape, linear_name
+from neurosim.errors import InputError
+
+FORMAT, VERSION = "neurosim.SpikeLLMArtifact", 1
+SPIKING_SITES = (*LINEAR_SITES, "k_cache", "v_cache")
+
+
+@dataclass(frozen=True)
+class SpikingConfig:
+    """SpikeLLM settings (a card's ``spiking`` section)."""
+
+    abits: int = 4
+    addbit: int = 1
+    kv_addbit: int = 1
+    salient_fraction: float = 0.1
+    weight_bits: int = 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def salient_count(self, channels: int) -> int:
+        return round(self.salient_fraction * channels)
+
+
+def mask_name(layer: int, site: str) -> str:
+    return f"model.layers.{layer}.{site}.salient"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
+    """(C_out, C_in) uint8 codes -> stored form (nibble pairs when 4-bit and C_in even)."""
+    if bits <= 4 and codes.shape[1] % 2 == 0:
+        return (codes[:, 0::2] | (codes[:, 1::2] << 4)).astype(np.uint8)
+    return codes.astype(np.uint8)
+
+
+def unpack_codes(stored: np.ndarray, bits: int, c_in: int) -> np.ndarray:
+    if stored.shape[1] == c_in:
+        return stored
+    out = np.empty((stored.shape[0], c_in), np.uint8)
+    out[:, 0::2] = stored & 0x0F
+    out[:, 1::2] = stored >> 4
+    return out
+
+
+@dataclass
+class Artifact:
+    """A loaded artifact: metadata and numpy tensors."""
+
+    path: Path
+    meta: dict[str, Any]
+    tensors: dict[str, np.ndarray]
+
+    @property
+    def shape(self) -> LlamaShape:
+        return LlamaShape(**self.meta["architecture"])
+
+    @property
+    def config(self) -> SpikingConfig:
+        return SpikingConfig(**self.meta["spiking"])
+
+    @property
+    def sha256(self) -> str:
+        """Identity of the artifact: the SHA-256 of its tensors file."""
+        return self.meta["files"]["tensors.safetensors"]
+
+    @property
+    def tokenizer_file(self) -> Path | None:
+        return self.path / "tokenizer.json" if "tokenizer.json" in self.meta["files"] else None
+
+    def weight_codes(self, layer: int, site: str) -> np.ndarray:
+        name = linear_name(layer, site)
+        c_in = int(self.meta["shapes"][name][1])
+        return unpack_codes(self.tensors[f"{name}.codes"], self.config.weight_bits, c_in)
+
+    def weight_int(self, layer: int, site: str) -> np.ndarray:
+        """Signed integer weights ``codes - zero``, (C_out, C_in) int8."""
+        name = linear_name(layer, site)
+        z = self.tensors[f"{name}.zero"].astype(np.int16)[:, None]
+        return (self.weight_codes(layer, site).astype(np.int16) - z).astype(np.int8)
+
+    def dequantized_weight(self, layer: int, site: str) -> np.ndarray:
+        name = linear_name(layer, site)
+        q = self.weight_codes(layer, site).astype(np.float32)
+        z = self.tensors[f"{name}.zero"].astype(np.float32)[:, None]
+        return (q - z) * self.tensors[f"{name}.scale"][:, None]
+
+    def masks(self) -> dict[tuple[int, str], np.ndarray]:
+        """Salient masks by (layer, site), bool."""
+        return {(L, s): self.tensors[mask_name(L, s)].astype(bool)
+                for L in range(self.shape.layers) for s in SPIKING_SITES}
+
+    def fp_tensors(self) -> dict[str, np.ndarray]:
+        return {k: v for k, v in self.tensors.items()
+                if not k.endswith((".codes", ".scale", ".zero", ".salient"))}
+
+
+def save_artifact(out: Path, meta: dict[str, Any], tensors: dict[str, np.ndarray],
+                  tokenizer: Any = None) -> Path:
+    """Write an artifact directory atomically (a temporary sibling renamed into place)."""
+    from safetensors.numpy import save_file
+
+    out = Path(out)
+    if out.exists() and not (out / "artifact.json").is_file():
+        raise InputError(str(out), None, "exists and is not a neurosim artifact; not overwriting")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
+                  str(tmp / "tensors.safetensors"))
+        files = {"tensors.safetensors": file_sha256(tmp / "tensors.safetensors")}
+        if tokenizer is not None:
+            tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+            files["tokenizer.json"] = file_sha256(tmp / "tokenizer.json")
+        meta = {"format": FORMAT, "version": VERSION, **meta, "files": files}
+        (tmp / "artifact.json").write_text(json.dumps(meta, indent=1))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def load_artifact(path: str | Path, verify: bool = True) -> Artifact:
+    """Read an artifact directory; ``verify`` checks every file's SHA-256 first."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    meta_file = path / "artifact.json"
+    try:
+        meta = json.loads(meta_file.read_text())
+    except FileNotFoundError:
+        raise InputError(str(path), None, "not a neurosim artifact (no artifact.json)",
+                         expected="a directory written by `neurosim convert`") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(str(meta_file), None, f"cannot read: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InputError(str(meta_file), "format", "not a neurosim SpikeLLM artifact",
+                         got=meta.get("format") if isinstance(meta, dict) else meta, expected=FORMAT)
+    if meta.get("version") != VERSION:
+        raise InputError(str(meta_file), "version", "unsupported artifact version",
+                         got=meta.get("version"), expected=str(VERSION))
+    for name, digest in meta.get("files", {}).items():
+        f = path / name
+        if not f.is_file():
+            raise InputError(str(f), None, "missing artifact file")
+        if verify and file_sha256(f) != digest:
+            raise InputError(str(f), None, "SHA-256 mismatch: the file is truncated or corrupted",
+                             expected=f"sha256 {digest[:16]}...; convert again")
+    try:
+        tensors = load_file(str(path / "tensors.safetensors"))
+    except (SafetensorError, OSError) as exc:
+        raise InputError(str(path / "tensors.safetensors"), None, f"cannot read: {exc}") from None
+    art = Artifact(path, meta, tensors)
+    sh = art.shape
+    for L in range(sh.layers):
+        for site in SPIKING_SITES:
+            if mask_name(L, site) not in tensors:
+                raise InputError(str(path / "tensors.safetensors"), mask_name(L, site),
+                                 "missing tensor")
+    return art

@@ -1,0 +1,126 @@
+"""SpikeLLM W4A4 conversion of a LLaMA checkpoint (seed-methods §1.3-§1.5).
+
+1. Calibration: ``samples`` windows of ``window`` tokens of the calibration text run in
+   full precision; per linear module the first-order saliency
+   ``σ_c = mean_t x_tc·(x_t WᵀW)_c``, per layer ``Kᵀ⊙(QᵀQKᵀ)`` for K and ``V⊙(PᵀPV)`` for
+   V, averaged over tokens.
+2. Masks: per site the ``round(salient_fraction·C)`` channels of highest (signed) score
+   are salient and get ``2^addbit`` GIF steps (``2^kv_addbit`` for K and V).
+3. Weights: per-output-channel min-max ``weight_bits`` codes, scales and zero points.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import neurosim
+from neurosim.cards.schema import ModelCard
+from neurosim.convert.artifact import SPIKING_SITES, Artifact, SpikingConfig, load_artifact, \
+    mask_name, pack_codes, save_artifact
+from neurosim.convert.checkpoint import LINEAR_SITES, checkpoint_path, check_card, \
+    linear_name, load_checkpoint
+from neurosim.convert.model import LlamaRunner, Saliency, quantize_weight
+from neurosim.convert.text import load_text
+from neurosim.errors import InputError
+
+Progress = Callable[[int, int], None]
+
+
+def spiking_config(card: ModelCard) -> SpikingConfig:
+    s = card.spiking
+    if s.scheme != "spikellm":
+        raise InputError(card.name, "spiking.scheme", "conversion needs a SpikeLLM card",
+                         got=s.scheme, expected="'spikellm'")
+    return SpikingConfig(s.abits, s.addbit, s.kv_addbit, s.salient_fraction, s.weight_bits)
+
+
+def tokenize(tokenizer, text: str) -> np.ndarray:
+    """Token ids (n,) int64 of ``text``, without special tokens."""
+    if tokenizer is None:
+        raise InputError(None, "tokenizer", "the checkpoint has no tokenizer",
+                         expected="tokenizer.json beside the weights")
+    if hasattr(tokenizer, "encode") and hasattr(tokenizer, "get_vocab_size"):  # tokenizers.Tokenizer
+        return np.asarray(tokenizer.encode(text, add_special_tokens=False).ids, np.int64)
+    return np.asarray(tokenizer(text, add_special_tokens=False)["input_ids"], np.int64)
+
+
+def windows(ids: np.ndarray, count: int, window: int, what: str, key: str) -> list[np.ndarray]:
+    """``count`` consecutive non-overlapping windows of ``window`` tokens."""
+    need = count * window
+    if len(ids) < need:
+        raise InputError(what, key, "text is shorter than the tokens asked for",
+                         got=f"{len(ids)} tokens", expected=f">= {need} ({count} x {window})")
+    return [ids[i * window:(i + 1) * window] for i in range(count)]
+
+
+def select_masks(scores: dict[tuple[int, str], np.ndarray], cfg: SpikingConfig
+                 ) -> dict[tuple[int, str], np.ndarray]:
+    """Top ``round(p·C)`` channels by score per site (ties: lower index first)."""
+    masks = {}
+    for key, score in scores.items():
+        m = np.zeros(score.shape[0], bool)
+        m[np.argsort(-score, kind="stable")[: cfg.salient_count(score.shape[0])]] = True
+        masks[key] = m
+    return masks
+
+
+def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None = None,
+            calib_text: str = "pydoc-calib", calib_samples: int = 32, window: int = 512,
+            progress: Progress | None = None) -> Artifact:
+    """Convert the card's checkpoint (or ``checkpoint``) and write the artifact to ``out``."""
+    cfg = spiking_config(card)
+    if calib_samples < 1 or window < 2:
+        raise InputError("convert", "calib_samples", "must be >= 1 (and window >= 2)",
+                         got=(calib_samples, window))
+    t0 = time.perf_counter()
+    src = Path(checkpoint) if checkpoint is not None else checkpoint_path(card)
+    ckpt = load_checkpoint(src)
+    check_card(card, ckpt.shape, str(src))
+    text = load_text(calib_text)
+    ids = tokenize(ckpt.tokenizer, text.body)
+    wins = windows(ids, calib_samples, window, text.name, "calib_samples")
+    t_load = time.perf_counter() - t0
+
+    runner = LlamaRunner.from_checkpoint(ckpt, "fp")
+    sal = Saliency()
+    for i, w in enumerate(wins):
+        runner.forward(torch.from_numpy(w), saliency=sal)
+        if progress is not None:
+            progress(i + 1, len(wins))
+    masks = select_masks(sal.means(), cfg)
+
+    sh = ckpt.shape
+    tensors: dict[str, np.ndarray] = {}
+    shapes = {}
+    for L in range(sh.layers):
+        for site in LINEAR_SITES:
+            name = linear_name(L, site)
+            q, s, z = quantize_weight(ckpt.tensors[name], cfg.weight_bits)
+            tensors[f"{name}.codes"] = pack_codes(q.numpy(), cfg.weight_bits)
+            tensors[f"{name}.scale"] = s.numpy().astype(np.float32)
+            tensors[f"{name}.zero"] = z.numpy()
+            shapes[name] = list(q.shape)
+        for site in SPIKING_SITES:
+            tensors[mask_name(L, site)] = masks[(L, site)].astype(np.uint8)
+    for name, t in ckpt.tensors.items():
+        if not name.endswith("_proj.weight"):
+            tensors[name] = t.numpy().astype(np.float32)
+    meta = {
+        "model": card.name,
+        "family": card.family,
+        "architecture": sh.to_dict(),
+        "spiking": cfg.to_dict(),
+        "shapes": shapes,
+        "source": {"path": ckpt.source, "sha256": ckpt.sha256},
+        "calibration": {"text": text.name, "text_sha256": text.sha256, "samples": calib_samples,
+                        "window_tokens": window, "saliency": "first order, mean over tokens"},
+        "neurosim_version": neurosim.__version__,
+        "timing_s": {"load": round(t_load, 2), "convert": round(time.perf_counter() - t0, 2)},
+    }
+    path = save_artifact(Path(out), meta, tensors, ckpt.tokenizer)
+    return load_artifact(path)

@@ -1,0 +1,209 @@
+"""SpikeTrace: the recorded spike codes of a real model on real text.
+
+A directory holding
+
+* ``trace.json`` — model card, artifact SHA-256, text name and SHA-256, tokens, the neuron
+  groups (graph order: name, size, steps), spiking settings, and every data file with its
+  SHA-256;
+* ``codes-NNNNN.npy`` — chunks of (t, N) uint8 integer codes, one row per token, the
+  groups side by side (memory-mappable);
+* ``salient.npy`` (N,) bool and ``token_ids.npy`` (tokens,) int64.
+
+A row holds each channel's integer code: the base code of a non-salient channel, the capped
+high code of a salient one.  :meth:`SpikeTrace.codes` expands a row into graded GIF spikes
+(:func:`neurosim.traffic.gif.gif_steps`).  Writing is streamed chunk by chunk into a
+temporary directory that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurosim.convert.artifact import file_sha256
+from neurosim.errors import InputError
+from neurosim.graph.ir import EventGraph
+from neurosim.traffic.gif import gif_steps
+
+FORMAT, VERSION = "neurosim.SpikeTrace", 1
+
+
+def group_table(graph: EventGraph) -> list[dict[str, Any]]:
+    return [{"name": g.name, "size": g.size, "max_steps": g.max_steps} for g in graph.groups]
+
+
+class TraceWriter:
+    """Streams (t, N) uint8 code rows into a trace directory; use as a context manager."""
+
+    def __init__(self, out: str | Path, header: dict[str, Any], salient: np.ndarray,
+                 token_ids: np.ndarray, chunk_tokens: int = 64) -> None:
+        self.out = Path(out)
+        if self.out.exists() and not (self.out / "trace.json").is_file():
+            raise InputError(str(self.out), None, "exists and is not a spike trace; not overwriting")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+        self.header, self.chunk_tokens = header, chunk_tokens
+        self.width = int(salient.shape[0])
+        self.files: dict[str, str] = {}
+        self.chunks: list[dict[str, Any]] = []
+        self._buf: list[np.ndarray] = []
+        self._rows = 0
+        self._save("salient.npy", np.asarray(salient, np.bool_))
+        self._save("token_ids.npy", np.asarray(token_ids, np.int64))
+
+    def _save(self, name: str, arr: np.ndarray) -> str:
+        np.save(self.tmp / name, arr, allow_pickle=False)
+        digest = file_sha256(self.tmp / name)
+        self.files[name] = digest
+        return digest
+
+    def append(self, rows: np.ndarray) -> None:
+        if rows.ndim != 2 or rows.shape[1] != self.width or rows.dtype != np.uint8:
+            raise ValueError(f"rows must be (t, {self.width}) uint8")
+        self._buf.append(rows)
+        self._rows += rows.shape[0]
+        while self._rows >= self.chunk_tokens:
+            self._flush(self.chunk_tokens)
+
+    def _flush(self, n: int) -> None:
+        data = np.concatenate(self._buf, axis=0)
+        head, rest = data[:n], data[n:]
+        self._buf, self._rows = ([rest] if len(rest) else []), len(rest)
+        start = self.chunks[-1]["stop"] if self.chunks else 0
+        name = f"codes-{len(self.chunks):05d}.npy"
+        self.chunks.append({"file": name, "start": start, "stop": start + len(head),
+                            "sha256": self._save(name, np.ascontiguousarray(head))})
+        del self.files[name]
+
+    def close(self) -> Path:
+        if self._rows:
+            self._flush(self._rows)
+        tokens = self.chunks[-1]["stop"] if self.chunks else 0
+        meta = {"format": FORMAT, "version": VERSION, **self.header, "tokens": tokens,
+                "width": self.width, "chunks": self.chunks, "files": self.files}
+        (self.tmp / "trace.json").write_text(json.dumps(meta, indent=1))
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        os.replace(self.tmp, self.out)
+        return self.out
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+@dataclass
+class SpikeTrace:
+    """A recorded trace, checked against its checksums, chunks memory-mapped."""
+
+    path: Path
+    meta: dict[str, Any]
+    salient: np.ndarray
+    token_ids: np.ndarray
+    _chunks: list[np.ndarray]
+
+    @classmethod
+    def open(cls, path: str | Path, verify: bool = True) -> SpikeTrace:
+        path = Path(path)
+        mf = path / "trace.json"
+        try:
+            meta = json.loads(mf.read_text())
+        except FileNotFoundError:
+            raise InputError(str(path), None, "not a spike trace (no trace.json)",
+                             expected="a directory written by `neurosim trace`") from None
+        except (OSError, ValueError) as exc:
+            raise InputError(str(mf), None, f"cannot read: {exc}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise InputError(str(mf), "format", "not a neurosim spike trace", expected=FORMAT)
+        if meta.get("version") != VERSION:
+            raise InputError(str(mf), "version", "unsupported trace version",
+                             got=meta.get("version"), expected=str(VERSION))
+        entries = [(c["file"], c["sha256"]) for c in meta["chunks"]] + list(meta["files"].items())
+        for name, digest in entries:
+            f = path / name
+            if not f.is_file():
+                raise InputError(str(f), None, "missing trace file")
+            if verify and file_sha256(f) != digest:
+                raise InputError(str(f), None, "SHA-256 mismatch: the file is truncated or "
+                                 "corrupted", expected=f"sha256 {digest[:16]}...; record again")
+        try:
+            salient = np.load(path / "salient.npy", allow_pickle=False)
+            ids = np.load(path / "token_ids.npy", allow_pickle=False)
+            chunks = [np.load(path / c["file"], mmap_mode="r", allow_pickle=False)
+                      for c in meta["chunks"]]
+        except (OSError, ValueError) as exc:
+            raise InputError(str(path), None, f"cannot read trace data: {exc}") from None
+        for c, arr in zip(meta["chunks"], chunks):
+            if arr.shape != (c["stop"] - c["start"], meta["width"]) or arr.dtype != np.uint8:
+                raise InputError(str(path / c["file"]), None, "chunk has the wrong shape",
+                                 got=arr.shape, expected=f"({c['stop'] - c['start']}, {meta['width']})")
+        return cls(path, meta, salient, ids, chunks)
+
+    @property
+    def tokens(self) -> int:
+        return int(self.meta["tokens"])
+
+    @property
+    def width(self) -> int:
+        return int(self.meta["width"])
+
+    @property
+    def max_steps(self) -> int:
+        return max((g["max_steps"] for g in self.meta["groups"]), default=1)
+
+    def rows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Integer codes of tokens ``start:stop``, (t, N) uint8 (a copy)."""
+        stop = self.tokens if stop is None else stop
+        parts = []
+        for c, arr in zip(self.meta["chunks"], self._chunks):
+            lo, hi = max(start, c["start"]), min(stop, c["stop"])
+            if lo < hi:
+                parts.append(np.asarray(arr[lo - c["start"]:hi - c["start"]]))
+        return np.concatenate(parts, axis=0) if parts else np.zeros((0, self.width), np.uint8)
+
+    def codes(self, token: int) -> np.ndarray:
+        """GIF spikes of one token: (max_steps, N) int8."""
+        if not 0 <= token < self.tokens:
+            raise IndexError(f"token {token} outside the trace's 0..{self.tokens - 1}")
+        return gif_steps(self.rows(token, token + 1)[0], self.meta["spiking"]["abits"],
+                         self.max_steps)
+
+    def check_graph(self, graph: EventGraph) -> None:
+        """Refuse a trace whose neuron groups differ from ``graph``'s."""
+        if self.meta["groups"] != group_table(graph):
+            raise InputError(str(self.path / "trace.json"), "groups",
+                             f"the trace was recorded for a different graph than {graph.model}'s",
+                             expected="a trace recorded from the same card and artifact")
+
+
+class RealTraffic:
+    """Traffic source replaying a SpikeTrace from token ``start``."""
+
+    kind = "real"
+
+    def __init__(self, trace: SpikeTrace, graph: EventGraph, start: int = 0) -> None:
+        trace.check_graph(graph)
+        self.trace, self.start = trace, start
+
+    def codes(self, token: int) -> np.ndarray:
+        return self.trace.codes(self.start + token)
+
+    def provenance(self) -> dict[str, Any]:
+        m = self.trace.meta
+        return {"kind": "real", "trace": str(self.trace.path), "artifact_sha256": m["artifact_sha256"],
+                "text": m["text"], "tokens_recorded": m["tokens"], "start": self.start}
