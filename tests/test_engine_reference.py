@@ -17,6 +17,20 @@ from neurosim.replay.engine import Latencies, Replayer
 from neurosim.replay.plan import build_plan
 
 
+def column_split(fanout, c, row_bounds):
+    """Nonzeros of column ``c`` on each row tile: proportional to rows, the first tiles
+    taking the remainder one by one."""
+    rows = [int(row_bounds[r + 1] - row_bounds[r]) for r in range(len(row_bounds) - 1)]
+    c_out = sum(rows)
+    if fanout is None:
+        return rows
+    f = int(fanout[c])
+    parts = [f * n // c_out for n in rows]
+    for r in range(f - sum(parts)):
+        parts[r] += 1
+    return parts
+
+
 def reference(graph, mapping, profile, token_codes):
     """Per-block events, synops, active/inactive updates, messages, hops, crossings."""
     cols, rows = profile.chip.core_mesh.value
@@ -49,9 +63,10 @@ def reference(graph, mapping, profile, token_codes):
                 dests = [bp.tile_core[r, k] for r in range(bp.n_row)]
                 src = where(bp.tile_core[0, 0])
                 ev += n
-                for r in range(len(dests)):
-                    syn += n * int(bp.row_bounds[r + 1] - bp.row_bounds[r])
-                    got_input.add((r, k))
+                for r, fan in enumerate(column_split(b.fanout, c, bp.row_bounds)):
+                    syn += n * fan
+                    if fan:
+                        got_input.add((r, k))
                 if multicast:
                     by_chip = {}
                     for dcore in dests:
@@ -94,8 +109,11 @@ def cases(draw):
         g = NeuronGroup(f"L{i}.g", i, "x", model, c_in, steps, 1 if steps > 1 else 0, bits,
                         signed=signed)
         groups.append(g)
+        fanout = None
+        if draw(st.booleans()):
+            fanout = np.array(draw(st.lists(st.integers(0, c_out), min_size=c_in, max_size=c_in)))
         blocks.append(SynapseBlock(f"L{i}.b", i, "x", g.name, c_in, c_out,
-                                   draw(st.sampled_from([1, 4, 8]))))
+                                   draw(st.sampled_from([1, 4, 8])), fanout=fanout))
     graph = EventGraph("rand", "llama", groups, blocks, [], [[g.name, b.name] for g, b in
                                                               zip(groups, blocks)], [])
     profile = make_profile(

@@ -5,11 +5,13 @@ Per token and block (DESIGN §3):
 * ``events``: nonzero codes delivered to the block (attention blocks: every cached
   position's K or V codes, the new one included); a graded code sent to binary-only cores
   counts as ``|q|`` events;
-* ``synops``: events x synapses per event on each tile (dense: the tile's targets);
+* ``synops``: events x synapses per event on each tile (dense: the tile's targets; a block
+  with per-column fan-out: the nonzero weights of each active column on the tile, a column's
+  nonzeros spread over row tiles by :func:`~neurosim.replay.plan.split_fanout`);
   ``synops_graded`` the part carrying multi-level payloads;
 * neuron updates: time-driven, every target neuron of every tile at every step of the
-  block (``active`` if it received input, else ``inactive``); event-driven, only the
-  neurons that received input;
+  block (``active`` if its tile received a synaptic input, else ``inactive``); event-driven,
+  only the tiles that received input;
 * ``messages``, ``hops``, ``crossings``: events x per-event routing of the event's chunk.
 
 Time of a stage step: max over its cores of ``events_in·t_event + synops·t_synop/lanes +
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.hardware.schema import NeuromorphicProfile
-from neurosim.replay.kernels import _chunk_events
+from neurosim.replay.kernels import _chunk_events, _tile_synops
 from neurosim.replay.plan import ReplayPlan
 
 
@@ -94,8 +96,12 @@ class Replayer:
 
         ev_tile = ce[:, p.tile_chunk]                           # (S, T)
         syn_tile = ev_tile * p.tile_fanout                      # (S, T)
+        if len(p.sparse_tiles):
+            sparse = _tile_synops(codes, p.tile_chunk[p.sparse_tiles], p.chunk_start,
+                                  p.chunk_unary, p.sparse_start, p.sparse_fan)
+            syn_tile[:steps, p.sparse_tiles] = sparse
         step_on = np.arange(self.max_steps)[:, None] < self._tile_steps[None, :]
-        received = (ev_tile > 0) & step_on
+        received = (syn_tile > 0) & step_on
         active_tile = received * p.tile_rows
         if self.time_driven:
             inactive_tile = (step_on & ~received) * p.tile_rows

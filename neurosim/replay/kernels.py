@@ -33,3 +33,33 @@ def _chunk_events(codes: np.ndarray, chunk_start: np.ndarray, chunk_unary: np.nd
                     acc += row[c] != 0
             out[s, k] = acc
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _tile_synops(codes: np.ndarray, tile_chunk: np.ndarray, chunk_start: np.ndarray,
+                 chunk_unary: np.ndarray, fan_start: np.ndarray, fan: np.ndarray) -> np.ndarray:
+    """Synops per (step, tile) of tiles whose columns have their own fan-out.
+
+    Tile ``i`` reads chunk ``tile_chunk[i]``; channel ``c`` of that chunk drives
+    ``fan[fan_start[i] + c - chunk_start[k]]`` synapses on the tile.  codes (S, N) int8;
+    tile_chunk (n,) int32; fan_start (n,) int64; fan int32.  Returns (S, n) int64.
+    """
+    n_steps = codes.shape[0]
+    n = tile_chunk.shape[0]
+    out = np.zeros((n_steps, n), np.int64)
+    for s in range(n_steps):
+        row = codes[s]
+        for i in range(n):
+            k = tile_chunk[i]
+            lo, hi = chunk_start[k], chunk_start[k + 1]
+            off = fan_start[i] - lo
+            acc = 0
+            if chunk_unary[k]:
+                for c in range(lo, hi):
+                    acc += abs(np.int64(row[c])) * fan[off + c]
+            else:
+                for c in range(lo, hi):
+                    if row[c] != 0:
+                        acc += fan[off + c]
+            out[s, i] = acc
+    return out

@@ -49,6 +49,9 @@ class ReplayPlan:
     block_merge_adds: np.ndarray  # (B,) int64 adds merging partial sums per token
     block_chips: np.ndarray     # (B,) int64 chips the block spans
     block_cores: np.ndarray     # (B,) int64 cores (tiles) of the block
+    sparse_tiles: np.ndarray    # (n,) int64 tiles whose columns have their own fan-out
+    sparse_start: np.ndarray    # (n,) int64 offset of each such tile's per-column fan-out
+    sparse_fan: np.ndarray      # (F,) int32 synapses per column on the tile, chunk order
 
     @property
     def n_chunks(self) -> int:
@@ -57,6 +60,20 @@ class ReplayPlan:
     @property
     def n_tiles(self) -> int:
         return len(self.tile_chunk)
+
+
+def split_fanout(fanout: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Spread each column's nonzero weights over row tiles in proportion to their rows.
+
+    ``fanout`` (C,) nonzeros per column, ``rows`` (R,) rows per tile (sum ``C_out``).  Tile
+    ``r`` gets ``floor(f·rows_r / C_out)``, and the first tiles one more each until the
+    column's total is ``f`` exactly.  Returns (R, C) int32.
+    """
+    c_out = int(rows.sum())
+    base = (fanout[None, :].astype(np.int64) * rows[:, None]) // c_out
+    short = fanout - base.sum(axis=0)
+    base += np.arange(len(rows))[:, None] < short[None, :]
+    return base.astype(np.int32)
 
 
 def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: int) -> ReplayPlan:
@@ -80,6 +97,10 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
                               "graded", "out", "merge", "chips", "cores")}
     n_chunk = 0
     n_tile = 0
+    sp_tiles: list[int] = []
+    sp_start: list[int] = []
+    sp_fan: list[np.ndarray] = []
+    sp_len = 0
     for bi, b in enumerate(graph.blocks):
         g = graph.groups[group_index[b.source]]
         sends_unary = g.graded and g.code_bits > graded_payload_bits
@@ -117,8 +138,16 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
             head_dim = b.c_in // b.kv_heads
             per_query = b.c_out // (b.kv_heads * b.fanout_per_event)
             heads_in_chunk = np.diff(col_bounds) // head_dim
+        split = (split_fanout(b.fanout, rows) if b.kind == "weights" and b.fanout is not None
+                 else None)
         for r in range(n_row):
             for k in range(n_col):
+                if split is not None:
+                    part = split[r, col_bounds[k]:col_bounds[k + 1]]
+                    sp_tiles.append(n_tile + r * n_col + k)
+                    sp_start.append(sp_len)
+                    sp_fan.append(part)
+                    sp_len += len(part)
                 t_chunk.append(n_chunk + k)
                 t_block.append(bi)
                 if b.kind == "kv" and mapping is not None:
@@ -163,4 +192,6 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
         block_graded=np.asarray(b_cols["graded"], np.bool_), block_out_values=i64(b_cols["out"]),
         block_merge_adds=i64(b_cols["merge"]), block_chips=i64(b_cols["chips"]),
         block_cores=i64(b_cols["cores"]),
+        sparse_tiles=i64(sp_tiles), sparse_start=i64(sp_start),
+        sparse_fan=(np.concatenate(sp_fan).astype(np.int32) if sp_fan else np.zeros(0, np.int32)),
     )
