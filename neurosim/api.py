@@ -11,18 +11,21 @@ import numpy as np
 import pandas as pd
 
 import neurosim
-from neurosim.cards import ModelCard, load_card
+from neurosim.cards import ModelCard, card_hash, load_card
 from neurosim.cards.schema import DenseScheme, LlamaArchitecture
 from neurosim.errors import InputError, NotImplementedYet
 from neurosim.estimate.costs import NeuromorphicCosts, accounting_baseline, gpu_baseline
 from neurosim.graph.ir import EventGraph
-from neurosim.graph.lower import lower
+from neurosim.graph.lower import lower, with_weights
 from neurosim.hardware import Profile, load_profile, profile_hash
 from neurosim.mapping import map_graph
 from neurosim.replay.engine import Latencies, Replayer
 from neurosim.replay.plan import build_plan
 from neurosim.result import Result
 from neurosim.traffic.synthetic import SyntheticTraffic
+from neurosim.traffic.trace import RealTraffic
+
+Progress = Callable[[str, int, int], None]
 
 BASELINES = ("gpu-a100", "gpu-h100", "generic-45nm")
 BACKENDS = ("numba",)
@@ -44,13 +47,27 @@ def _embedding_params(card: ModelCard) -> int:
     return a.vocab * a.d_model
 
 
-def _traffic(card: ModelCard, graph: EventGraph, seed: int, traffic: str | None):
+def compile_graph(card: ModelCard, progress: Progress | None = None) -> EventGraph:
+    """The card's EventGraph; with the real per-column fan-out when the card has weights."""
+    graph = lower(card)
+    if card.weights.source != "none" and card.spiking.scheme == "spikellm":
+        from neurosim.convert.cache import artifact_for
+
+        graph = with_weights(graph, artifact_for(card, progress))
+    return graph
+
+
+def _traffic(card: ModelCard, graph: EventGraph, seed: int, traffic: str | None,
+             last_position: int, progress: Progress | None):
     kind = traffic or card.traffic.default
     if kind == "real":
-        raise NotImplementedYet(
-            f"{card.name}: real traffic needs a recorded trace, and recording traces is not "
-            "implemented yet; pass traffic='synthetic' (CLI: --traffic synthetic)"
-        )
+        if card.weights.source == "none":
+            raise InputError(card.name, "weights.source", "real traffic needs real weights",
+                             got="none", expected="a card with weights, or --traffic synthetic")
+        from neurosim.convert.cache import artifact_for, trace_for
+
+        art = artifact_for(card, progress)
+        return RealTraffic(trace_for(card, art, last_position + 1, progress), graph)
     if card.spiking.scheme != "spikellm":
         raise NotImplementedYet(f"{card.name}: synthetic traffic for scheme "
                                 f"'{card.spiking.scheme}' is not implemented yet")
@@ -68,13 +85,15 @@ def run(
     context: int | None = None,
     backend: str = "numba",
     traffic: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Result:
     """Replay ``tokens`` tokens of ``model`` on ``profile``; return a :class:`Result`.
 
-    Tokens occupy positions ``position .. position + tokens - 1``; the KV cache is sized for
-    ``context`` positions (default: the card's ``max_context``).  ``progress(done, total)``
-    is called after every token.
+    Tokens occupy positions ``position .. position + tokens - 1``; the tokens before
+    ``position`` are replayed first to fill the attention blocks' KV cache.  The KV cache is
+    sized for ``context`` positions (default: the card's ``max_context``).
+    ``progress(stage, done, total)`` reports conversion, trace recording, the KV prefix
+    (``"prefix"``) and the replay (``"replay"``).
     """
     card = model if not isinstance(model, str) else load_card(model)
     prof = profile if not isinstance(profile, str) else load_profile(profile)
@@ -90,8 +109,8 @@ def run(
         raise InputError("run", "position", "tokens do not fit the context",
                          got=f"positions {position}..{position + tokens - 1}",
                          expected=f"positions within 0..{ctx - 1}")
-    graph = lower(card)
-    source = _traffic(card, graph, seed, traffic)
+    graph = compile_graph(card, progress)
+    source = _traffic(card, graph, seed, traffic, position + tokens - 1, progress)
     dense_card = dense_counterpart(card)
     dense_graph = lower(dense_card)
 
@@ -127,12 +146,19 @@ def run(
     if prof.kind == "gpu":
         gpus[prof.name] = prof
 
+    for pos in range(position):  # the KV cache holds every earlier position's codes
+        codes = source.codes(pos)
+        replayer.prefix(codes)
+        if acc_replayer is not replayer:
+            acc_replayer.prefix(codes)
+        if progress is not None:
+            progress("prefix", pos + 1, position)
     rows, site_rows, base_rows = [], [], []
     block_meta = [(b.layer, b.site, b.name) for b in graph.blocks]
     params, emb = card.parameters, _embedding_params(card)
     for i in range(tokens):
         pos = position + i
-        codes = source.codes(i)
+        codes = source.codes(pos)
         tc = replayer.token(codes, pos)
         acc_tc = tc if acc_replayer is replayer else acc_replayer.token(codes, pos)
         row: dict[str, Any] = {
@@ -199,16 +225,17 @@ def run(
                               "kind": f"literature accounting ({kind.replace('_', ' ')})",
                               "energy_j": acc[f"{kind}_j"], "latency_s": float("nan")})
         if progress is not None:
-            progress(i + 1, tokens)
+            progress("replay", i + 1, tokens)
 
     provenance = {
         "neurosim_version": neurosim.__version__,
         "model_card": card.name,
-        "model_card_sha256": _card_hash(card),
+        "model_card_sha256": card_hash(card),
+        "graph_weights": graph.weights,
         "profile": prof.name,
         "profile_sha256": profile_hash(prof),
-        "traffic": {"kind": source.kind, "seed": seed,
-                    "model": source.model.to_dict() if hasattr(source, "model") else None},
+        "traffic": source.provenance() if hasattr(source, "provenance") else
+        {"kind": source.kind, "seed": seed, "model": source.model.to_dict()},
         "backend": backend,
         "positions": [position, position + tokens - 1],
         "context": ctx,
@@ -221,11 +248,3 @@ def run(
         notes.append("layer pipelining: tokens_per_s_pipelined = 1 / slowest stage time")
     return Result(card.name, prof.name, backend, source.kind, pd.DataFrame(rows),
                   pd.DataFrame(site_rows), pd.DataFrame(base_rows), mapping, provenance, notes)
-
-
-def _card_hash(card: ModelCard) -> str:
-    import hashlib
-
-    from neurosim.cards import card_to_yaml
-
-    return hashlib.sha256(card_to_yaml(card).encode()).hexdigest()

@@ -153,22 +153,46 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+STAGES = {"convert": "converting {model} (calibration windows)",
+          "trace": "recording a spike trace of {model}", "prefix": "filling the KV cache",
+          "replay": "replaying {model} on {profile}"}
 
+
+class _Bars:
+    """One rich progress bar per stage, on stderr, only on a terminal and not with --json."""
+
+    def __init__(self, quiet: bool, **names: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        err = Console(stderr=True)
+        self.names, self.tasks = names, {}
+        self.bar = Progress("[progress.description]{task.description}", BarColumn(),
+                            MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                            transient=True, disable=quiet or not err.is_terminal)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage not in self.tasks:
+            text = STAGES.get(stage, stage).format(**self.names)
+            self.tasks[stage] = self.bar.add_task(text, total=total)
+        self.bar.update(self.tasks[stage], completed=done)
+
+    def __enter__(self) -> _Bars:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from neurosim.api import run
 
     out_dir = _check_out(args.out) if args.out else None
     card, profile = load_card(args.model), load_profile(args.profile)
-    err = Console(stderr=True)
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True,
-                  disable=args.json or args.tokens < 4 or not err.is_terminal) as bar:
-        task = bar.add_task(f"replaying {card.name} on {profile.name}", total=args.tokens)
+    with _Bars(args.json, model=card.name, profile=profile.name) as bars:
         result = run(card, profile, tokens=args.tokens, seed=args.seed,
                      position=args.position, context=args.context, backend=args.backend,
-                     traffic=args.traffic,
-                     progress=lambda done, total: bar.update(task, completed=done))
+                     traffic=args.traffic, progress=bars)
     if out_dir is not None:
         result.save(out_dir)
     summary = result.summary()
@@ -178,6 +202,99 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _render_run(summary, result)
         if out_dir is not None:
             _console().print(f"results written to {out_dir}/ (result.json, *.parquet)")
+    return 0
+
+
+def _artifact(args: argparse.Namespace, card, bars):
+    from neurosim.convert.artifact import load_artifact
+
+    if args.artifact:
+        return load_artifact(args.artifact)
+    from neurosim.convert.cache import artifact_for
+
+    return artifact_for(card, bars)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from neurosim.convert.cache import _need_torch
+
+    _need_torch("convert")
+    from neurosim.convert.spikellm import convert
+
+    card = load_card(args.model)
+    out = _check_out(args.out)
+    with _Bars(args.json, model=card.name) as bars:
+        art = convert(card, out, checkpoint=args.checkpoint, calib_text=args.calib_text,
+                      calib_samples=args.calib_samples, window=args.window,
+                      progress=lambda i, n: bars("convert", i, n))
+    masks = art.masks()
+    data = {"artifact": str(art.path), "sha256": art.sha256, "model": card.name,
+            "source": art.meta["source"], "calibration": art.meta["calibration"],
+            "spiking": art.meta["spiking"], "timing_s": art.meta["timing_s"],
+            "salient_channels": int(sum(int(m.sum()) for m in masks.values())),
+            "channels": int(sum(m.size for m in masks.values()))}
+    if args.json:
+        _print_json(data)
+    else:
+        con = _console()
+        con.print(f"[bold]{card.name}[/bold] converted to {data['artifact']} in "
+                  f"{data['timing_s']['convert']:.1f} s (loading {data['timing_s']['load']:.1f} s)")
+        con.print(f"  calibration: {data['calibration']['samples']} x "
+                  f"{data['calibration']['window_tokens']} tokens of {data['calibration']['text']}")
+        con.print(f"  salient channels: {data['salient_channels']:,} of {data['channels']:,}")
+        con.print(f"  sha256 {data['sha256']}")
+    return 0
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    from neurosim.convert.cache import _need_torch
+
+    _need_torch("trace")
+    from neurosim.convert.record import record_trace
+    from neurosim.traffic.stats import trace_statistics
+
+    card = load_card(args.model)
+    out = _check_out(args.out)
+    with _Bars(args.json, model=card.name) as bars:
+        art = _artifact(args, card, bars)
+        trace = record_trace(art, card, args.text, args.tokens, out,
+                             progress=lambda i, n: bars("trace", i, n))
+    stats = trace_statistics(trace)
+    data = {"trace": str(trace.path), "tokens": trace.tokens, "width": trace.width,
+            "seconds": trace.meta.get("timing_s"), "text": trace.meta["text"],
+            "by_site": stats.to_dict(orient="records")}
+    if args.json:
+        _print_json(data)
+    else:
+        con = _console()
+        con.print(f"[bold]{card.name}[/bold]: {trace.tokens} tokens recorded to {trace.path} "
+                  f"in {data['seconds']:.1f} s ({trace.width:,} channels per token)")
+        con.print(_table(data["by_site"], list(stats.columns), "firing statistics by site"))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from neurosim.convert.cache import _need_torch
+
+    _need_torch("eval")
+    from neurosim.convert.evaluate import evaluate
+
+    card = load_card(args.model)
+    with _Bars(args.json, model=card.name) as bars:
+        art = _artifact(args, card, bars)
+        res = evaluate(card, art, args.text, args.tokens, args.window,
+                       progress=lambda i, n: bars("eval", i, n))
+    if args.json:
+        _print_json(res)
+    else:
+        con = _console()
+        con.print(f"[bold]{card.name}[/bold]: perplexity on {res['predicted']:,} predicted tokens "
+                  f"of {res['text']} (windows of {res['window']})")
+        t = Table("model", "perplexity")
+        for mode, label in (("fp", "full precision"), ("w4a4", "W4A4 (no salient steps)"),
+                            ("spikellm", "SpikeLLM W4A4")):
+            t.add_row(label, f"{res[f'ppl_{mode}']:,.2f}")
+        con.print(t)
     return 0
 
 
@@ -211,9 +328,11 @@ def _si(value: float | None, unit: str) -> str:
 def _render_run(s: dict, result) -> None:
     con = _console()
     pt = s["per_token"]
+    tr = s["provenance"]["traffic"]
+    origin = (f"trace of {tr['tokens_recorded']} tokens of {tr['text']['name']}" if tr["kind"] == "real"
+              else f"seed {tr['seed']}" + (f", fit {tr['fit']}" if tr.get("fit") else ""))
     con.print(f"[bold]{s['model']}[/bold] on [bold]{s['profile']}[/bold]: {s['tokens']} tokens, "
-              f"{s['traffic']} traffic (seed {s['provenance']['traffic']['seed']}), "
-              f"backend {s['backend']}")
+              f"{s['traffic']} traffic ({origin}), backend {s['backend']}")
     lat = pt["latency_s"]
     tps = f"{s['tokens_per_s']:.3g}" if s["tokens_per_s"] else "n/a"
     con.print(f"  energy/token  {_si(pt['energy_j'], 'J')}   latency/token {_si(lat, 's')}   "
@@ -419,6 +538,38 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--limit", type=_positive_int, default=12, help="blocks to list")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_cmd_compile)
+
+    x = sub.add_parser("convert", help="convert a card's real checkpoint to SpikeLLM W4A4")
+    x.add_argument("--model", required=True, help="model card with real weights")
+    x.add_argument("--out", required=True, help="artifact directory to write")
+    x.add_argument("--checkpoint", help="GGUF file or Hugging Face directory (default: the card's)")
+    x.add_argument("--calib-text", default="pydoc-calib",
+                   help="calibration text: pydoc-calib (default) or a UTF-8 file")
+    x.add_argument("--calib-samples", type=_positive_int, default=32,
+                   help="calibration windows (default 32)")
+    x.add_argument("--window", type=_positive_int, default=512, help="tokens per window")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_convert)
+
+    x = sub.add_parser("trace", help="record the spike codes of real text through a converted model")
+    x.add_argument("--model", required=True)
+    x.add_argument("--text", default="pydoc-eval",
+                   help="text: pydoc-eval (default), pydoc-calib or a UTF-8 file")
+    x.add_argument("--tokens", type=_positive_int, default=256)
+    x.add_argument("--out", required=True, help="trace directory to write")
+    x.add_argument("--artifact", help="converted artifact (default: the cache, converting if needed)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_trace)
+
+    x = sub.add_parser("eval", help="perplexity: full precision, plain W4A4 and SpikeLLM W4A4")
+    x.add_argument("--model", required=True)
+    x.add_argument("--text", default="pydoc-eval",
+                   help="text: pydoc-eval (default), pydoc-calib or a UTF-8 file")
+    x.add_argument("--tokens", type=_positive_int, default=2048)
+    x.add_argument("--window", type=_positive_int, default=512, help="tokens per window")
+    x.add_argument("--artifact", help="converted artifact (default: the cache, converting if needed)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_eval)
 
     i = sub.add_parser("inspect", help="show how a model maps onto a profile's cores and chips")
     i.add_argument("--model", required=True)

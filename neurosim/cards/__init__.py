@@ -21,6 +21,7 @@ __all__ = [
     "cards_dir",
     "card_to_yaml",
     "card_summary",
+    "card_hash",
 ]
 
 
@@ -61,3 +62,10 @@ def card_summary(card: ModelCard) -> dict:
         "weights": to_plain(card.weights),
         "traffic": to_plain(card.traffic),
     }
+
+
+def card_hash(card: ModelCard) -> str:
+    """SHA-256 of the card's canonical YAML."""
+    import hashlib
+
+    return hashlib.sha256(card_to_yaml(card).encode()).hexdigest()

@@ -8,7 +8,9 @@ or a GGUF file (dequantized by transformers + gguf).  Tensors keep the Hugging F
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -214,8 +216,9 @@ def load_gguf(path: Path) -> Checkpoint:
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
 
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    with contextlib.redirect_stderr(io.StringIO()):  # transformers' own tqdm bar
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     shape = _shape_from_config(model.config.to_dict(), str(path))
     sd = dict(model.state_dict())
     if shape.tied_embeddings:

@@ -19,10 +19,12 @@ lm_head            mac d·V (full precision), add V (argmax)
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from neurosim.cards.schema import DenseScheme, LlamaCard, ModelCard, SpikeLLMScheme
-from neurosim.errors import NotImplementedYet
+from neurosim.convert.artifact import Artifact
+from neurosim.errors import InputError, NotImplementedYet
 from neurosim.graph.ir import DenseOp, EventGraph, KVCache, NeuronGroup, SynapseBlock
 
 FP_BYTES = 2  # full-precision parameters and activations are FP16
@@ -211,3 +213,19 @@ def lower_llama_dense(card: LlamaCard) -> EventGraph:
     kv = KVCache(layers=a.layers, width=d_kv, code_bits=s.activation_bits, max_steps=1)
     return EventGraph(card.name, card.family, b.groups, b.blocks, b.dense, b.stages, b.edges,
                       kv_cache=kv)
+
+
+def with_weights(graph: EventGraph, art: Artifact) -> EventGraph:
+    """``graph`` with each linear block's real per-column fan-out (nonzero integer weights)."""
+    masks = art.masks()
+    for g in graph.groups:
+        got = int(masks[(g.layer, g.site)].sum())
+        if got != g.salient or masks[(g.layer, g.site)].shape[0] != g.size:
+            raise InputError(str(art.path), f"model.layers.{g.layer}.{g.site}.salient",
+                             "salient mask does not match the card", got=got,
+                             expected=f"{g.salient} of {g.size} channels")
+    blocks = [dataclasses.replace(b, fanout=(art.weight_int(b.layer, b.site) != 0).sum(axis=0))
+              if b.kind == "weights" else b for b in graph.blocks]
+    return EventGraph(graph.model, graph.family, list(graph.groups), blocks,
+                      list(graph.dense_ops), graph.stages, graph.edges, graph.kv_cache,
+                      weights=f"artifact sha256:{art.sha256}")

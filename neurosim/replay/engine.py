@@ -82,6 +82,11 @@ class Replayer:
         self._kv = plan.chunk_kv
         self._tile_steps = plan.block_steps[plan.tile_block]
 
+    def prefix(self, codes: np.ndarray) -> None:
+        """Add an earlier position's K and V codes to the attention blocks' cache counts."""
+        ce = _chunk_events(codes, self.plan.chunk_start, self.plan.chunk_unary)
+        self.kv_cum[: ce.shape[0], self._kv] += ce[:, self._kv]
+
     def token(self, codes: np.ndarray, position: int) -> TokenCounters:
         """Counters of one token. ``codes`` (steps, N) int8 as the traffic source emits."""
         p = self.plan

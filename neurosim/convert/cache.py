@@ -1,0 +1,66 @@
+"""The conversion cache: one artifact per card and spike traces per artifact.
+
+``$NEUROSIM_CACHE`` (default ``~/.cache/neurosim``) holds ``artifacts/<card>-<card sha>``
+and ``traces/<card>-<artifact sha>-<text>-<tokens>``.  A missing entry is built (convert
+with the default calibration, record on the evaluation text); an existing one is checked
+against its checksums and refused, with its path, if damaged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from neurosim.cards import ModelCard, card_hash
+from neurosim.convert.artifact import Artifact, load_artifact
+from neurosim.errors import InputError
+from neurosim.traffic.trace import SpikeTrace
+
+TRACE_TEXT = "pydoc-eval"
+MIN_TRACE_TOKENS = 256
+Progress = Callable[[str, int, int], None]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NEUROSIM_CACHE") or Path.home() / ".cache" / "neurosim")
+
+
+def _need_torch(what: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise InputError(None, what, "needs torch, which is not installed",
+                         expected="pip install -c constraints.txt -e '.[convert]' "
+                                  "(make run and make test install it)") from None
+
+
+def artifact_for(card: ModelCard, progress: Progress | None = None) -> Artifact:
+    """The card's cached artifact, converting the checkpoint first if there is none."""
+    path = cache_dir() / "artifacts" / f"{card.name}-{card_hash(card)[:12]}"
+    if (path / "artifact.json").is_file():
+        return load_artifact(path)
+    _need_torch("convert")
+    from neurosim.convert.spikellm import convert
+
+    cb = None if progress is None else (lambda i, n: progress("convert", i, n))
+    return convert(card, path, progress=cb)
+
+
+def trace_for(card: ModelCard, art: Artifact, tokens: int,
+              progress: Progress | None = None) -> SpikeTrace:
+    """A cached trace of at least ``tokens`` tokens, recording one if there is none."""
+    root = cache_dir() / "traces"
+    stem = f"{card.name}-{art.sha256[:12]}-{TRACE_TEXT}-"
+    if root.is_dir():
+        have = sorted((int(p.name[len(stem):]), p) for p in root.glob(stem + "*")
+                      if p.name[len(stem):].isdigit() and (p / "trace.json").is_file())
+        for n, p in have:
+            if n >= tokens:
+                return SpikeTrace.open(p)
+    _need_torch("trace")
+    from neurosim.convert.record import record_trace
+
+    n = max(tokens, MIN_TRACE_TOKENS)
+    cb = None if progress is None else (lambda i, k: progress("trace", i, k))
+    return record_trace(art, card, TRACE_TEXT, n, root / f"{stem}{n}", progress=cb)

