@@ -67,6 +67,17 @@ def load_yaml_mapping(path: Path, error: type[InputError] = InputError) -> dict:
     return data
 
 
+class _Dumper(yaml.SafeDumper):
+    """Lists of scalars on one line (``[1, 2, 3]``); everything else in block style."""
+
+    def represent_list(self, data):
+        flow = all(isinstance(v, (int, float, str, bool)) or v is None for v in data)
+        return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow or None)
+
+
+_Dumper.add_representer(list, _Dumper.represent_list)
+
+
 def dump_yaml(data: dict) -> str:
     """Serialise plain data to YAML, keys in their given order."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

@@ -22,6 +22,7 @@ from neurosim.mapping import map_graph
 from neurosim.replay.engine import Latencies, Replayer
 from neurosim.replay.plan import build_plan
 from neurosim.result import Result
+from neurosim.traffic.fitted import FittedTraffic, load_fit
 from neurosim.traffic.synthetic import SyntheticTraffic
 from neurosim.traffic.trace import RealTraffic
 
@@ -72,6 +73,8 @@ def _traffic(card: ModelCard, graph: EventGraph, seed: int, traffic: str | None,
         raise NotImplementedYet(f"{card.name}: synthetic traffic for scheme "
                                 f"'{card.spiking.scheme}' is not implemented yet")
     s = card.spiking
+    if card.traffic.fit:
+        return FittedTraffic(graph, load_fit(card.traffic.fit), s.abits, seed)
     return SyntheticTraffic(graph, s.abits, s.addbit, s.kv_addbit, seed)
 
 
@@ -248,3 +251,21 @@ def run(
         notes.append("layer pipelining: tokens_per_s_pipelined = 1 / slowest stage time")
     return Result(card.name, prof.name, backend, source.kind, pd.DataFrame(rows),
                   pd.DataFrame(site_rows), pd.DataFrame(base_rows), mapping, provenance, notes)
+
+
+def traffic_agreement(model: str | ModelCard, profile: str | Profile, *, tokens: int = 64,
+                      seed: int = 0) -> pd.DataFrame:
+    """Per-site counters per token from real traffic and from the card's fitted synthetic
+    traffic, side by side, on the same graph and profile; ``*_diff`` is synthetic/real - 1."""
+    card = model if not isinstance(model, str) else load_card(model)
+    per = {}
+    for kind in ("real", "synthetic"):
+        res = run(card, profile, tokens=tokens, seed=seed, traffic=kind)
+        per[kind] = res.sites.groupby("site")[["events", "synops", "messages", "energy_j"]].sum() / tokens
+    out = pd.concat({k: v for k, v in per.items()}, axis=1)
+    out.columns = [f"{col}_{kind}" for kind, col in out.columns]
+    total = out.sum().to_frame("all").T
+    out = pd.concat([out, total])
+    for col in ("events", "synops", "messages", "energy_j"):
+        out[f"{col}_diff"] = out[f"{col}_synthetic"] / out[f"{col}_real"] - 1
+    return out.rename_axis("site").reset_index()

@@ -273,6 +273,23 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from neurosim.traffic.fitted import fit_to_yaml, fit_trace
+    from neurosim.traffic.trace import SpikeTrace
+
+    trace = SpikeTrace.open(args.trace)
+    out = Path(args.out)
+    fit = fit_trace(trace, args.name or out.stem)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(fit_to_yaml(fit))
+    tmp.replace(out)
+    _console().print(f"fit of {trace.tokens} tokens x {len(fit.sites)} sites x {fit.layers} layers "
+                     f"written to {out}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from neurosim.convert.cache import _need_torch
 
@@ -560,6 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--artifact", help="converted artifact (default: the cache, converting if needed)")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_trace)
+
+    x = sub.add_parser("fit", help="fit synthetic traffic (code histograms) to a spike trace")
+    x.add_argument("--trace", required=True, help="trace directory")
+    x.add_argument("--out", required=True, help="YAML file to write (e.g. models/traffic/NAME.yaml)")
+    x.add_argument("--name", help="name of the fit (default: the file's stem)")
+    x.set_defaults(func=_cmd_fit)
 
     x = sub.add_parser("eval", help="perplexity: full precision, plain W4A4 and SpikeLLM W4A4")
     x.add_argument("--model", required=True)

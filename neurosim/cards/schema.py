@@ -116,10 +116,12 @@ class Weights(Strict):
 
 
 class Traffic(Strict):
-    """Default traffic source for replay."""
+    """Default traffic source for replay; ``fit`` names the code histograms that synthetic
+    traffic samples (a file of ``models/traffic/`` or a path; none: the unfitted prior)."""
 
     default: Literal["synthetic", "real"]
     seed: Annotated[int, Field(ge=0)] = 0
+    fit: str | None = None
 
 
 # --- architectures ------------------------------------------------------------------------

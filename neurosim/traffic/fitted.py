@@ -122,7 +122,7 @@ def fit_trace(trace: SpikeTrace, name: str) -> TrafficFit:
     meta = trace.meta
     return TrafficFit(
         schema_version=1, kind="traffic_fit", name=name,
-        summary=(f"Code histograms of {meta['model']} on {meta['trace_text'] if 'trace_text' in meta else meta['text']['name']}, "
+        summary=(f"Code histograms of {meta['model']} on {meta['text']['name']}, "
                  f"{trace.tokens} tokens, per site and layer"),
         source=FitSource(model=meta["model"], artifact_sha256=meta["artifact_sha256"],
                          trace_tokens=trace.tokens, text=meta["text"]["name"],

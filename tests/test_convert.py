@@ -1,0 +1,254 @@
+"""Conversion, traces and real-traffic replay on a tiny random LLaMA built in the test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from neurosim.api import run  # noqa: E402
+from neurosim.cards import load_card  # noqa: E402
+from neurosim.convert.artifact import load_artifact  # noqa: E402
+from neurosim.convert.checkpoint import load_checkpoint  # noqa: E402
+from neurosim.convert.model import LINEAR_SITES, LlamaRunner, Recorder  # noqa: E402
+from neurosim.convert.record import record_trace  # noqa: E402
+from neurosim.convert.spikellm import convert  # noqa: E402
+from neurosim.convert.text import load_text  # noqa: E402
+from neurosim.errors import InputError  # noqa: E402
+from neurosim.traffic.trace import SpikeTrace  # noqa: E402
+
+CARD = """\
+schema_version: 1
+name: tiny-spikellm
+family: llama
+title: tiny random LLaMA
+summary: built by the tests
+architecture: {{layers: 2, d_model: 32, heads: 4, kv_heads: 2, d_ffn: 48, vocab: {vocab},
+  max_context: 256, tied_embeddings: false, source: test}}
+spiking: {{scheme: spikellm, abits: 4, addbit: 1, salient_fraction: 0.1, weight_bits: 4,
+  kv_addbit: 1, source: test}}
+weights: {{source: path, path: {path}, format: hf}}
+traffic: {{default: real, seed: 0}}
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A random 2-layer GQA LLaMA saved as a Hugging Face directory, a BPE tokenizer
+    trained on the calibration text, and a card pointing at them."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    d = tmp_path_factory.mktemp("tiny")
+    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel()
+    tok.train_from_iterator([load_text("pydoc-calib").body[:100_000]],
+                            trainers.BpeTrainer(vocab_size=300, special_tokens=["[UNK]"]))
+    PreTrainedTokenizerFast(tokenizer_object=tok).save_pretrained(d)
+    cfg = LlamaConfig(vocab_size=tok.get_vocab_size(), hidden_size=32, intermediate_size=48,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=256, tie_word_embeddings=False, rms_norm_eps=1e-5)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():  # larger weights than the default init, so codes vary
+        for p in model.parameters():
+            p.mul_(20.0 if p.ndim == 2 else 1.0)
+    model.save_pretrained(d, safe_serialization=True)
+    card = d / "tiny.yaml"
+    card.write_text(CARD.format(vocab=cfg.vocab_size, path=d))
+    return d, model, card
+
+
+@pytest.fixture(scope="module")
+def artifact(tiny, tmp_path_factory):
+    d, _, card = tiny
+    return convert(load_card(card), tmp_path_factory.mktemp("art") / "a", calib_samples=2,
+                   window=64)
+
+
+def test_fp_forward_equals_transformers(tiny):
+    d, model, _ = tiny
+    ids = torch.arange(3, 43) % model.config.vocab_size
+    ref = model(ids[None]).logits[0]
+    runner = LlamaRunner.from_checkpoint(load_checkpoint(d), "fp")
+    torch.testing.assert_close(runner.forward(ids), ref, atol=1e-4, rtol=1e-4)
+    cache = runner.new_cache()  # chunks through the KV cache equal one pass
+    parts = [runner.forward(ids[i:i + 16], cache) for i in range(0, 40, 16)]
+    torch.testing.assert_close(torch.cat(parts), ref, atol=1e-4, rtol=1e-4)
+
+
+def test_artifact_holds_the_quantized_model(tiny, artifact):
+    d, _, card = tiny
+    ckpt = load_checkpoint(d)
+    w4 = LlamaRunner.from_checkpoint(ckpt, "w4a4")
+    for L in range(2):
+        for site in LINEAR_SITES:
+            np.testing.assert_array_equal(artifact.dequantized_weight(L, site),
+                                          w4.weights[(L, site)].numpy())
+            codes = artifact.weight_codes(L, site)
+            assert codes.max() <= 15
+    masks = artifact.masks()
+    assert {k: int(v.sum()) for k, v in masks.items()} == {
+        (L, s): round(0.1 * (48 if s == "down_proj" else 16 if s.endswith("cache") else 32))
+        for L in range(2) for s in (*LINEAR_SITES, "k_cache", "v_cache")}
+    meta = json.loads((artifact.path / "artifact.json").read_text())
+    assert meta["source"]["sha256"] == ckpt.sha256 and meta["calibration"]["samples"] == 2
+
+
+def test_trace_streams_chunks_equal_to_one_pass(tiny, artifact, tmp_path):
+    _, _, card = tiny
+    trace = record_trace(artifact, load_card(card), "pydoc-eval", 40, tmp_path / "t",
+                         chunk_tokens=16)
+    assert trace.tokens == 40 and [c["stop"] for c in trace.meta["chunks"]] == [16, 32, 40]
+    rec = Recorder()
+    runner = LlamaRunner.from_artifact(artifact, "spikellm")
+    runner.forward(torch.from_numpy(trace.token_ids), record=rec)
+    codes = rec.take()
+    from neurosim.graph.lower import lower
+
+    one_pass = np.concatenate([codes[(g.layer, g.site)] for g in lower(load_card(card)).groups], 1)
+    np.testing.assert_array_equal(trace.rows(), one_pass)
+    assert trace.rows().max() <= 30 and trace.codes(3).shape == (2, trace.width)
+
+
+def test_real_replay_counts_nonzero_weights(tiny, artifact, tmp_path, monkeypatch):
+    # synops of a linear block = Σ over the token's nonzero graded spikes of the column's
+    # nonzero integer weights (the card's graph carries the artifact's real fan-out)
+    d, _, card = tiny
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
+    res = run(str(card), "loihi2", tokens=3, traffic="real")
+    assert res.traffic == "real" and res.provenance["traffic"]["kind"] == "real"
+    art = load_artifact(next((tmp_path / "cache" / "artifacts").iterdir()))
+    trace = SpikeTrace.open(next((tmp_path / "cache" / "traces").iterdir()))
+    off = 0
+    from neurosim.graph.lower import lower
+
+    groups = lower(load_card(card)).groups
+    for g in groups:
+        if g.site == "q_proj" and g.layer == 1:
+            break
+        off += g.size
+    fan = (art.weight_int(1, "q_proj") != 0).sum(axis=0)
+    for t in range(3):
+        spikes = trace.codes(t)[:, off:off + 32]
+        want = int(((spikes != 0) * fan).sum())
+        got = res.sites.query("token == @t and block == 'L1.q_proj'")["synops"].item()
+        assert got == want
+
+
+def test_artifact_and_trace_load_without_torch(tiny, artifact, tmp_path):
+    _, _, card = tiny
+    record_trace(artifact, load_card(card), "pydoc-eval", 8, tmp_path / "t")
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["torch"] = None  # any import of torch now fails
+        from neurosim.cards import load_card
+        from neurosim.convert.artifact import load_artifact
+        from neurosim.graph.lower import lower, with_weights
+        from neurosim.replay.engine import Latencies, Replayer
+        from neurosim.replay.plan import build_plan
+        from neurosim.traffic.trace import RealTraffic, SpikeTrace
+        g = with_weights(lower(load_card({str(card)!r})), load_artifact({str(artifact.path)!r}))
+        src = RealTraffic(SpikeTrace.open({str(tmp_path / "t")!r}), g)
+        r = Replayer(build_plan(g, None, 32), Latencies(), False)
+        print(sum(int(r.token(src.codes(i), i).synops.sum()) for i in range(8)))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 0
+
+
+# --- bad input: one line, exit 2, nothing left behind -------------------------------------
+
+
+def _one_line(res, *words):
+    assert res.code == 2, res.err
+    line = res.err.strip()
+    assert "\n" not in line and "Traceback" not in line
+    for w in words:
+        assert w in line, line
+
+
+def test_not_llama_checkpoint(tiny, tmp_path, cli):
+    d, _, card = tiny
+    other = tmp_path / "gpt"
+    shutil.copytree(d, other)
+    cfg = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**cfg, "model_type": "gpt2"}))
+    _one_line(cli("convert", "--model", str(card), "--checkpoint", str(other), "--out",
+                  str(tmp_path / "o")), "model_type", "not a LLaMA-family")
+    assert not (tmp_path / "o").exists()
+
+
+def test_gguf_of_another_architecture(tiny, tmp_path, cli):
+    import gguf
+
+    _, _, card = tiny
+    path = tmp_path / "m.gguf"
+    w = gguf.GGUFWriter(str(path), "gpt2")
+    w.add_tensor("x", np.zeros(4, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    _one_line(cli("convert", "--model", str(card), "--checkpoint", str(path), "--out",
+                  str(tmp_path / "o")), "general.architecture", "gpt2")
+
+
+def test_missing_tensor(tiny, tmp_path, cli):
+    from safetensors.torch import load_file, save_file
+
+    d, _, card = tiny
+    broken = tmp_path / "broken"
+    shutil.copytree(d, broken)
+    t = load_file(str(broken / "model.safetensors"))
+    del t["model.layers.1.mlp.up_proj.weight"]
+    save_file(t, str(broken / "model.safetensors"))
+    _one_line(cli("convert", "--model", str(card), "--checkpoint", str(broken), "--out",
+                  str(tmp_path / "o")), "model.layers.1.mlp.up_proj.weight", "missing tensor")
+    assert not (tmp_path / "o").exists()
+
+
+def test_truncated_artifact(tiny, artifact, tmp_path, cli):
+    _, _, card = tiny
+    bad = tmp_path / "art"
+    shutil.copytree(artifact.path, bad)
+    f = bad / "tensors.safetensors"
+    f.write_bytes(f.read_bytes()[:-100])
+    _one_line(cli("trace", "--model", str(card), "--artifact", str(bad), "--out",
+                  str(tmp_path / "t")), "tensors.safetensors", "SHA-256 mismatch")
+    assert not (tmp_path / "t").exists()
+
+
+def test_corrupted_trace(tiny, artifact, tmp_path, cli):
+    _, _, card = tiny
+    record_trace(artifact, load_card(card), "pydoc-eval", 8, tmp_path / "t")
+    f = tmp_path / "t" / "codes-00000.npy"
+    data = bytearray(f.read_bytes())
+    data[-1] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="SHA-256 mismatch"):
+        SpikeTrace.open(tmp_path / "t")
+    _one_line(cli("fit", "--trace", str(tmp_path / "t"), "--out", str(tmp_path / "f.yaml")),
+              "codes-00000.npy", "truncated or corrupted")
+    assert not (tmp_path / "f.yaml").exists()
+
+
+def test_text_shorter_than_tokens(tiny, artifact, tmp_path, cli):
+    _, _, card = tiny
+    short = tmp_path / "short.txt"
+    short.write_text("only a few words here")
+    _one_line(cli("trace", "--model", str(card), "--artifact", str(artifact.path), "--text",
+                  str(short), "--tokens", "500", "--out", str(tmp_path / "t")),
+              "short.txt", "shorter than the tokens asked for")
+    assert not (tmp_path / "t").exists()
+    _one_line(cli("eval", "--model", str(card), "--artifact", str(artifact.path), "--text",
+                  str(short), "--tokens", "500"), "shorter than the tokens")
