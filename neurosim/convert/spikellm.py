@@ -20,10 +20,22 @@ import torch
 
 import neurosim
 from neurosim.cards.schema import ModelCard
-from neurosim.convert.artifact import SPIKING_SITES, Artifact, SpikingConfig, load_artifact, \
-    mask_name, pack_codes, save_artifact
-from neurosim.convert.checkpoint import LINEAR_SITES, checkpoint_path, check_card, \
-    linear_name, load_checkpoint
+from neurosim.convert.artifact import (
+    SPIKING_SITES,
+    Artifact,
+    SpikingConfig,
+    load_artifact,
+    mask_name,
+    pack_codes,
+    save_artifact,
+)
+from neurosim.convert.checkpoint import (
+    LINEAR_SITES,
+    check_card,
+    checkpoint_path,
+    linear_name,
+    load_checkpoint,
+)
 from neurosim.convert.model import LlamaRunner, Saliency, quantize_weight
 from neurosim.convert.text import load_text
 from neurosim.errors import InputError
