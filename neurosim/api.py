@@ -254,13 +254,13 @@ def run(
 
 
 def traffic_agreement(model: str | ModelCard, profile: str | Profile, *, tokens: int = 64,
-                      seed: int = 0) -> pd.DataFrame:
+                      seed: int = 0, context: int | None = None) -> pd.DataFrame:
     """Per-site counters per token from real traffic and from the card's fitted synthetic
     traffic, side by side, on the same graph and profile; ``*_diff`` is synthetic/real - 1."""
     card = model if not isinstance(model, str) else load_card(model)
     per = {}
     for kind in ("real", "synthetic"):
-        res = run(card, profile, tokens=tokens, seed=seed, traffic=kind)
+        res = run(card, profile, tokens=tokens, seed=seed, traffic=kind, context=context)
         per[kind] = res.sites.groupby("site")[["events", "synops", "messages", "energy_j"]].sum() / tokens
     out = pd.concat({k: v for k, v in per.items()}, axis=1)
     out.columns = [f"{col}_{kind}" for kind, col in out.columns]

@@ -309,7 +309,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                   f"of {res['text']} (windows of {res['window']})")
         t = Table("model", "perplexity")
         for mode, label in (("fp", "full precision"), ("w4a4", "W4A4 (no salient steps)"),
-                            ("spikellm", "SpikeLLM W4A4")):
+                            ("spikellm", "SpikeLLM W4A4"), ("w4a16", "W4 only (activations FP)"),
+                            ("w16a4", "A4 only (weights FP)")):
             t.add_row(label, f"{res[f'ppl_{mode}']:,.2f}")
         con.print(t)
     return 0
@@ -584,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--name", help="name of the fit (default: the file's stem)")
     x.set_defaults(func=_cmd_fit)
 
-    x = sub.add_parser("eval", help="perplexity: full precision, plain W4A4 and SpikeLLM W4A4")
+    x = sub.add_parser("eval", help="perplexity: full precision, W4A4, SpikeLLM W4A4 (and W4, A4 alone)")
     x.add_argument("--model", required=True)
     x.add_argument("--text", default="pydoc-eval",
                    help="text: pydoc-eval (default), pydoc-calib or a UTF-8 file")

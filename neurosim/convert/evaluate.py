@@ -1,4 +1,5 @@
-"""Perplexity of the full-precision, plain W4A4 and SpikeLLM W4A4 models on the same tokens."""
+"""Perplexity of the full-precision, plain W4A4 and SpikeLLM W4A4 models on the same tokens,
+and of the two halves of W4A4 (weights only, activations only)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def nll_sum(runner: LlamaRunner, ids: np.ndarray, window: int) -> tuple[float, i
 
 def evaluate(card: ModelCard, art: Artifact, text_ref: str = "pydoc-eval", tokens: int = 2048,
              window: int = 512, progress: Callable[[int, int], None] | None = None) -> dict:
-    """``ppl_fp``, ``ppl_w4a4``, ``ppl_spikellm`` over the first ``tokens`` tokens of the text."""
+    """``ppl_fp``, ``ppl_w4a4``, ``ppl_spikellm`` (and ``ppl_w4a16``, ``ppl_w16a4``) over the
+    first ``tokens`` tokens of the text, in non-overlapping windows of ``window`` tokens."""
     if tokens < 2 or window < 2:
         raise InputError("eval", "tokens", "tokens and window must be >= 2", got=(tokens, window))
     t0 = time.perf_counter()
@@ -44,7 +46,9 @@ def evaluate(card: ModelCard, art: Artifact, text_ref: str = "pydoc-eval", token
                          expected=f"an artifact of {ckpt.source}")
     runners = {"fp": lambda: LlamaRunner.from_checkpoint(ckpt, "fp"),
                "w4a4": lambda: LlamaRunner.from_artifact(art, "w4a4"),
-               "spikellm": lambda: LlamaRunner.from_artifact(art, "spikellm")}
+               "spikellm": lambda: LlamaRunner.from_artifact(art, "spikellm"),
+               "w4a16": lambda: LlamaRunner.from_artifact(art, "w4a16"),
+               "w16a4": lambda: LlamaRunner.from_checkpoint(ckpt, "w16a4")}
     out: dict = {"model": card.name, "text": text.name, "text_sha256": text.sha256,
                  "artifact_sha256": art.sha256, "window": window, "tokens": int(len(ids))}
     for i, (mode, make) in enumerate(runners.items()):

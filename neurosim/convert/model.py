@@ -3,6 +3,8 @@
 * ``fp``: the checkpoint in FP32.
 * ``w4a4``: per-output-channel min-max 4-bit weights; every linear input, Q, K and V
   quantized per token (asymmetric, ``abits``); P stays full precision.
+* ``w4a16`` and ``w16a4``: only the weights or only the activations quantized (to see
+  which of the two costs the accuracy).
 * ``spikellm``: as ``w4a4``, but salient channels (per-module masks) use the high quantizer
   (``abits + addbit`` bits) capped at what ``2^addbit`` GIF steps can carry,
   ``min(q, 2^addbit·(2^abits - 1))`` (seed-methods §1.2, §1.6).
@@ -28,7 +30,9 @@ import torch
 from neurosim.convert.artifact import Artifact, SpikingConfig
 from neurosim.convert.checkpoint import LINEAR_SITES, Checkpoint, LlamaShape, linear_name
 
-MODES = ("fp", "w4a4", "spikellm")
+MODES = ("fp", "w4a4", "spikellm", "w4a16", "w16a4")
+QUANT_WEIGHTS = ("w4a4", "spikellm", "w4a16")
+QUANT_ACTS = ("w4a4", "spikellm", "w16a4")
 CACHE_SITES = ("k_cache", "v_cache")
 
 
@@ -122,7 +126,7 @@ class LlamaRunner:
         for L in range(shape.layers if weights is None else 0):
             for site in LINEAR_SITES:
                 w = tensors[linear_name(L, site)]
-                if mode != "fp":
+                if mode in QUANT_WEIGHTS:
                     q, s, z = quantize_weight(w, self.cfg.weight_bits)
                     w = (q.float() - z.float()[:, None]) * s[:, None]
                 self.weights[(L, site)] = w
@@ -135,7 +139,7 @@ class LlamaRunner:
     @classmethod
     def from_artifact(cls, art: Artifact, mode: str) -> LlamaRunner:
         """``w4a4`` or ``spikellm`` runner of a converted artifact (its integer weights)."""
-        if mode == "fp":
+        if mode not in QUANT_WEIGHTS:
             raise ValueError("an artifact holds quantized weights only")
         sh = art.shape
         weights = {(L, s): torch.from_numpy(art.dequantized_weight(L, s))
@@ -151,7 +155,7 @@ class LlamaRunner:
 
     def _act(self, x: torch.Tensor, layer: int, site: str, addbit: int,
              record: Recorder | None) -> torch.Tensor:
-        if self.mode == "fp":
+        if self.mode not in QUANT_ACTS:
             return x
         mask = self.masks.get((layer, site)) if self.mode == "spikellm" else None
         if mask is not None and x.ndim == 3:  # (kv heads, T, head_dim): per (head, channel)
@@ -205,7 +209,7 @@ class LlamaRunner:
             if saliency is not None:
                 qtq = torch.einsum("gjtc,gjtd->gcd", q.view(KVH, group, T, hd), q.view(KVH, group, T, hd))
                 saliency.add(L, "k_cache", (k * (k @ qtq)).sum(1).reshape(-1))
-            if self.mode != "fp":
+            if self.mode in QUANT_ACTS:
                 q = quantize_act(q, None, cfg.abits, 0)[1]
                 k = self._act(k, L, "k_cache", cfg.kv_addbit, record)
                 v = self._act(v, L, "v_cache", cfg.kv_addbit, record)
