@@ -9,6 +9,7 @@ barrier 100 ns; core SRAM read 0.25 / write 0.5 pJ/bit; DRAM 20 pJ/bit.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from engine_helpers import codes, make_profile, one_layer
 
@@ -202,3 +203,16 @@ def test_layer_pipelining_reports_the_slowest_stage():
     assert sb["per_token"]["latency_s"] == pytest.approx(a.summary()["per_token"]["latency_s"])
     assert sb["tokens_per_s_pipelined"] == pytest.approx(1 / b.tokens["bottleneck_s"].mean())
     assert sb["tokens_per_s_pipelined"] > sb["tokens_per_s"]
+
+
+def test_position_replays_the_earlier_kv_codes():
+    # a token at position p attends the K and V codes of positions 0..p: starting at
+    # --position 3 must count what replaying positions 0..3 counts for the last token
+    from neurosim.api import run
+
+    late = run("spikellm-7b", "generic-45nm", tokens=1, position=3).sites
+    full = run("spikellm-7b", "generic-45nm", tokens=4, position=0).sites
+    last = full[full.token == 3].drop(columns="token").reset_index(drop=True)
+    pd.testing.assert_frame_equal(late.drop(columns="token").reset_index(drop=True), last)
+    first = full[full.token == 0]
+    assert last[last.site == "qk"].events.sum() > 3 * first[first.site == "qk"].events.sum()
