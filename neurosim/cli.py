@@ -396,9 +396,9 @@ def _render_run(s: dict, result) -> None:
 def _cmd_compile(args: argparse.Namespace) -> int:
     from collections import Counter
 
-    from neurosim.graph.lower import lower
+    from neurosim.api import compile_graph
 
-    graph = lower(load_card(args.model))
+    graph = compile_graph(load_card(args.model))
     if args.out:
         from pathlib import Path
 
@@ -440,7 +440,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from neurosim.graph.lower import lower
+    from neurosim.api import compile_graph
     from neurosim.mapping import map_graph
 
     card, prof = load_card(args.model), load_profile(args.profile)
@@ -449,7 +449,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
         raise InputError(args.profile, "kind", "only neuromorphic profiles have a mapping",
                          got=prof.kind, expected="a neuromorphic profile")
-    graph = lower(card)
+    graph = compile_graph(card)
     m = map_graph(graph, prof, args.context or card.architecture.max_context)
     summary = m.summary()
     blocks = [{"block": n, "tiles": bp.tiles, "rows": bp.n_row, "chunks": bp.n_col,

@@ -252,3 +252,25 @@ def test_text_shorter_than_tokens(tiny, artifact, tmp_path, cli):
     assert not (tmp_path / "t").exists()
     _one_line(cli("eval", "--model", str(card), "--artifact", str(artifact.path), "--text",
                   str(short), "--tokens", "500"), "shorter than the tokens")
+
+
+def test_bin_checkpoint_loads_with_weights_only(tiny, tmp_path):
+    from safetensors.torch import load_file
+
+    d, _, _ = tiny
+    other = tmp_path / "bin"
+    shutil.copytree(d, other)
+    torch.save(load_file(str(other / "model.safetensors")), other / "pytorch_model.bin")
+    (other / "model.safetensors").unlink()
+    a, b = load_checkpoint(other), load_checkpoint(d)
+    assert a.tensors.keys() == b.tensors.keys()
+    assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+
+
+def test_compile_shows_the_real_fanout(tiny, artifact, tmp_path, monkeypatch, cli):
+    _, _, card = tiny
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
+    res = cli("compile", "--model", str(card), "--json")
+    assert res.code == 0, res.err
+    dense = 2 * (32 * (32 + 16 + 16 + 32 + 48 + 48) + 48 * 32)
+    assert 0 < res.json()["synapses"] < dense  # 4-bit weights equal to their zero point drop out
