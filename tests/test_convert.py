@@ -274,3 +274,22 @@ def test_compile_shows_the_real_fanout(tiny, artifact, tmp_path, monkeypatch, cl
     assert res.code == 0, res.err
     dense = 2 * (32 * (32 + 16 + 16 + 32 + 48 + 48) + 48 * 32)
     assert 0 < res.json()["synapses"] < dense  # 4-bit weights equal to their zero point drop out
+
+
+def test_fit_roundtrip_and_sampling(tiny, artifact, tmp_path):
+    # a fit counts every recorded code; sampling from it reproduces the mean events per site
+    from neurosim.graph.lower import lower
+    from neurosim.traffic.fitted import FittedTraffic, fit_to_yaml, fit_trace, load_fit
+
+    _, _, card = tiny
+    trace = record_trace(artifact, load_card(card), "pydoc-eval", 64, tmp_path / "t")
+    fit = fit_trace(trace, "tiny")
+    (tmp_path / "tiny.yaml").write_text(fit_to_yaml(fit))
+    assert load_fit(tmp_path / "tiny.yaml") == fit
+    total = sum(sum(map(sum, c.base)) + sum(map(sum, c.salient)) for c in fit.sites.values())
+    assert total == trace.tokens * trace.width
+    graph = lower(load_card(card))
+    src = FittedTraffic(graph, fit, 4, seed=1)
+    real = np.mean([(trace.codes(t) != 0).sum() for t in range(64)])
+    synth = np.mean([(src.codes(t) != 0).sum() for t in range(200)])
+    assert abs(synth / real - 1) < 0.03

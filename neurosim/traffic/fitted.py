@@ -75,9 +75,11 @@ class TrafficFit(Strict):
         for site, c in self.sites.items():
             for part, width in (("base", m + 1), ("salient", self.steps * m + 1)):
                 rows = getattr(c, part)
-                if len(rows) != self.layers or any(len(r) != width or not sum(r) for r in rows):
+                if len(rows) != self.layers or any(len(r) != width for r in rows):
                     raise ValueError(f"sites.{site}.{part} must be {self.layers} rows of "
-                                     f"{width} counts with a nonzero total")
+                                     f"{width} counts")
+            if not all(sum(r) for r in c.base):
+                raise ValueError(f"sites.{site}.base: every layer needs a nonzero total")
         return self
 
     def probabilities(self, site: str, layer: int, layers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,6 +88,8 @@ class TrafficFit(Strict):
         c = self.sites[site]
         base = np.asarray(c.base[src], np.float64)
         sal = np.asarray(c.salient[src], np.float64)
+        if not sal.sum():  # the traced model had no salient channel here
+            sal[: len(base)] = base
         return base / base.sum(), sal / sal.sum()
 
 
