@@ -17,6 +17,16 @@ class CliResult:
         return json.loads(self.out)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def conversion_cache(tmp_path_factory):
+    """One conversion cache for the session, never the user's ``~/.cache/neurosim``."""
+    mp = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("neurosim-cache")
+    mp.setenv("NEUROSIM_CACHE", str(path))
+    yield path
+    mp.undo()
+
+
 @pytest.fixture
 def cli(capsys):
     """Call ``cli(*argv)`` to run ``neurosim argv`` in-process."""

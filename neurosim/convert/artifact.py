@@ -6,7 +6,7 @@ A directory holding
   checkpoint and calibration text (with SHA-256), and the SHA-256 of every other file;
 * ``tensors.safetensors`` — per linear ``<hf name>.codes`` (C_out, C_in) uint8 weight codes
   (two 4-bit codes per byte when ``weight_bits`` is 4: low nibble = even column),
-  ``.scale`` (C_out,) f32 and ``.zero`` (C_out,) uint8, so ``W = (codes - zero)·scale``;
+  ``.scale`` (C_out,) f32 and ``.zero`` (C_out,) int16, so ``W = (codes - zero)·scale``;
   ``model.layers.<L>.<site>.salient`` (C_in,) uint8 masks for the 7 linears, ``k_cache``
   and ``v_cache`` (KV-head-major channels); the full-precision embedding, norms and head;
 * ``tokenizer.json`` when the source had a tokenizer.
@@ -31,7 +31,7 @@ import numpy as np
 from neurosim.convert.checkpoint import LINEAR_SITES, LlamaShape, linear_name
 from neurosim.errors import InputError
 
-FORMAT, VERSION = "neurosim.SpikeLLMArtifact", 1
+FORMAT, VERSION = "neurosim.SpikeLLMArtifact", 2
 SPIKING_SITES = (*LINEAR_SITES, "k_cache", "v_cache")
 
 
@@ -111,10 +111,10 @@ class Artifact:
         return unpack_codes(self.tensors[f"{name}.codes"], self.config.weight_bits, c_in)
 
     def weight_int(self, layer: int, site: str) -> np.ndarray:
-        """Signed integer weights ``codes - zero``, (C_out, C_in) int8."""
+        """Signed integer weights ``codes - zero``, (C_out, C_in) int16."""
         name = linear_name(layer, site)
         z = self.tensors[f"{name}.zero"].astype(np.int16)[:, None]
-        return (self.weight_codes(layer, site).astype(np.int16) - z).astype(np.int8)
+        return self.weight_codes(layer, site).astype(np.int16) - z
 
     def dequantized_weight(self, layer: int, site: str) -> np.ndarray:
         name = linear_name(layer, site)
@@ -151,13 +151,23 @@ def save_artifact(out: Path, meta: dict[str, Any], tensors: dict[str, np.ndarray
             files["tokenizer.json"] = file_sha256(tmp / "tokenizer.json")
         meta = {"format": FORMAT, "version": VERSION, **meta, "files": files}
         (tmp / "artifact.json").write_text(json.dumps(meta, indent=1))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Move the complete directory ``tmp`` to ``out``; an old ``out`` is removed only after."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def load_artifact(path: str | Path, verify: bool = True) -> Artifact:

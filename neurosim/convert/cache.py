@@ -3,17 +3,19 @@
 ``$NEUROSIM_CACHE`` (default ``~/.cache/neurosim``) holds ``artifacts/<card>-<card sha>``
 and ``traces/<card>-<artifact sha>-<text>-<tokens>``.  A missing entry is built (convert
 with the default calibration, record on the evaluation text); an existing one is checked
-against its checksums and refused, with its path, if damaged.
+against its checksums and refused, with its path, if damaged; an artifact of an older
+format is converted again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from neurosim.cards import ModelCard, card_hash
-from neurosim.convert.artifact import Artifact, load_artifact
+from neurosim.convert.artifact import VERSION, Artifact, load_artifact
 from neurosim.errors import InputError
 from neurosim.traffic.trace import SpikeTrace
 
@@ -24,6 +26,13 @@ Progress = Callable[[str, int, int], None]
 
 def cache_dir() -> Path:
     return Path(os.environ.get("NEUROSIM_CACHE") or Path.home() / ".cache" / "neurosim")
+
+
+def _version(meta_file: Path) -> object:
+    try:
+        return json.loads(meta_file.read_text()).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _need_torch(what: str) -> None:
@@ -38,8 +47,8 @@ def _need_torch(what: str) -> None:
 def artifact_for(card: ModelCard, progress: Progress | None = None) -> Artifact:
     """The card's cached artifact, converting the checkpoint first if there is none."""
     path = cache_dir() / "artifacts" / f"{card.name}-{card_hash(card)[:12]}"
-    if (path / "artifact.json").is_file():
-        return load_artifact(path)
+    if (path / "artifact.json").is_file() and _version(path / "artifact.json") == VERSION:
+        return load_artifact(path)  # an older format is converted again below
     _need_torch("convert")
     from neurosim.convert.spikellm import convert
 

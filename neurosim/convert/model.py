@@ -48,9 +48,14 @@ def quantize(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor, to
 
 
 def quantize_weight(w: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-output-channel codes (C_out, C_in) uint8, scale (C_out,) f32, zero (C_out,) uint8."""
+    """Per-output-channel codes (C_out, C_in) uint8, scale (C_out,) f32, zero (C_out,) int16.
+
+    The zero point lies outside ``0..2^bits - 1`` for a row that does not straddle 0.
+    """
+    if not 1 <= bits <= 8:
+        raise ValueError("weight bits must be 1..8")
     q, s, z = quantize(w, bits)
-    return q.to(torch.uint8), s[:, 0], z[:, 0].to(torch.uint8)
+    return q.to(torch.uint8), s[:, 0], z[:, 0].to(torch.int16)
 
 
 def quantize_act(x: torch.Tensor, mask: torch.Tensor | None, abits: int, addbit: int

@@ -48,7 +48,17 @@ def spiking_config(card: ModelCard) -> SpikingConfig:
     if s.scheme != "spikellm":
         raise InputError(card.name, "spiking.scheme", "conversion needs a SpikeLLM card",
                          got=s.scheme, expected="'spikellm'")
-    return SpikingConfig(s.abits, s.addbit, s.kv_addbit, s.salient_fraction, s.weight_bits)
+    cfg = SpikingConfig(s.abits, s.addbit, s.kv_addbit, s.salient_fraction, s.weight_bits)
+    if not 1 <= cfg.weight_bits <= 8:
+        raise InputError(card.name, "spiking.weight_bits", "conversion supports 1..8 weight bits",
+                         got=cfg.weight_bits)
+    for key in ("addbit", "kv_addbit"):
+        top = 2 ** getattr(cfg, key) * (2**cfg.abits - 1)
+        if cfg.abits > 7 or top > 255:
+            raise InputError(card.name, f"spiking.{key}", "codes must fit 8 bits: "
+                             f"2^{key} x (2^abits - 1) <= 255 and abits <= 7",
+                             got=f"abits {cfg.abits}, {key} {getattr(cfg, key)} (top code {top})")
+    return cfg
 
 
 def tokenize(tokenizer, text: str) -> np.ndarray:

@@ -18,7 +18,6 @@ temporary directory that is renamed into place only when complete.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.convert.artifact import file_sha256
+from neurosim.convert.artifact import file_sha256, replace_dir
 from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
 from neurosim.traffic.gif import gif_steps
@@ -55,8 +54,12 @@ class TraceWriter:
         self.chunks: list[dict[str, Any]] = []
         self._buf: list[np.ndarray] = []
         self._rows = 0
-        self._save("salient.npy", np.asarray(salient, np.bool_))
-        self._save("token_ids.npy", np.asarray(token_ids, np.int64))
+        try:
+            self._save("salient.npy", np.asarray(salient, np.bool_))
+            self._save("token_ids.npy", np.asarray(token_ids, np.int64))
+        except BaseException:
+            self.abort()
+            raise
 
     def _save(self, name: str, arr: np.ndarray) -> str:
         np.save(self.tmp / name, arr, allow_pickle=False)
@@ -89,9 +92,7 @@ class TraceWriter:
         meta = {"format": FORMAT, "version": VERSION, **self.header, "tokens": tokens,
                 "width": self.width, "chunks": self.chunks, "files": self.files}
         (self.tmp / "trace.json").write_text(json.dumps(meta, indent=1))
-        if self.out.exists():
-            shutil.rmtree(self.out)
-        os.replace(self.tmp, self.out)
+        replace_dir(self.tmp, self.out)
         return self.out
 
     def abort(self) -> None:
@@ -101,10 +102,14 @@ class TraceWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
+        if exc_type is not None:
             self.abort()
+            return
+        try:
+            self.close()
+        except BaseException:
+            self.abort()
+            raise
 
 
 @dataclass
