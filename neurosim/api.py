@@ -48,26 +48,31 @@ def _embedding_params(card: ModelCard) -> int:
     return a.vocab * a.d_model
 
 
-def compile_graph(card: ModelCard, progress: Progress | None = None) -> EventGraph:
+def _artifact(card: ModelCard, progress: Progress | None):
+    """The card's converted artifact (cached), or None for a card without weights."""
+    if card.weights.source == "none" or card.spiking.scheme != "spikellm":
+        return None
+    from neurosim.convert.cache import artifact_for
+
+    return artifact_for(card, progress)
+
+
+def compile_graph(card: ModelCard, progress: Progress | None = None, art=None) -> EventGraph:
     """The card's EventGraph; with the real per-column fan-out when the card has weights."""
-    graph = lower(card)
-    if card.weights.source != "none" and card.spiking.scheme == "spikellm":
-        from neurosim.convert.cache import artifact_for
-
-        graph = with_weights(graph, artifact_for(card, progress))
-    return graph
+    art = art or _artifact(card, progress)
+    return lower(card) if art is None else with_weights(lower(card), art)
 
 
-def _traffic(card: ModelCard, graph: EventGraph, seed: int, traffic: str | None,
+def _traffic(card: ModelCard, graph: EventGraph, art, seed: int, traffic: str | None,
              last_position: int, progress: Progress | None):
     kind = traffic or card.traffic.default
     if kind == "real":
-        if card.weights.source == "none":
+        if art is None:
             raise InputError(card.name, "weights.source", "real traffic needs real weights",
-                             got="none", expected="a card with weights, or --traffic synthetic")
-        from neurosim.convert.cache import artifact_for, trace_for
+                             got=card.weights.source,
+                             expected="a SpikeLLM card with weights, or --traffic synthetic")
+        from neurosim.convert.cache import trace_for
 
-        art = artifact_for(card, progress)
         return RealTraffic(trace_for(card, art, last_position + 1, progress), graph)
     if card.spiking.scheme != "spikellm":
         raise NotImplementedYet(f"{card.name}: synthetic traffic for scheme "
@@ -112,8 +117,9 @@ def run(
         raise InputError("run", "position", "tokens do not fit the context",
                          got=f"positions {position}..{position + tokens - 1}",
                          expected=f"positions within 0..{ctx - 1}")
-    graph = compile_graph(card, progress)
-    source = _traffic(card, graph, seed, traffic, position + tokens - 1, progress)
+    art = _artifact(card, progress)
+    graph = compile_graph(card, progress, art)
+    source = _traffic(card, graph, art, seed, traffic, position + tokens - 1, progress)
     dense_card = dense_counterpart(card)
     dense_graph = lower(dense_card)
 

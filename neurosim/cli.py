@@ -216,9 +216,9 @@ def _artifact(args: argparse.Namespace, card, bars):
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from neurosim.convert.cache import _need_torch
+    from neurosim.convert.cache import need_torch
 
-    _need_torch("convert")
+    need_torch("convert")
     from neurosim.convert.spikellm import convert
 
     card = load_card(args.model)
@@ -247,9 +247,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
-    from neurosim.convert.cache import _need_torch
+    from neurosim.convert.cache import need_torch
 
-    _need_torch("trace")
+    need_torch("trace")
     from neurosim.convert.record import record_trace
     from neurosim.traffic.stats import trace_statistics
 
@@ -291,9 +291,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from neurosim.convert.cache import _need_torch
+    from neurosim.convert.cache import need_torch
 
-    _need_torch("eval")
+    need_torch("eval")
     from neurosim.convert.evaluate import evaluate
 
     card = load_card(args.model)

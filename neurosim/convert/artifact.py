@@ -17,9 +17,7 @@ SHA-256 before use, so a truncated or corrupted artifact is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -28,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from neurosim._files import file_sha256, read_manifest, replace_dir, verify_files
 from neurosim.convert.checkpoint import LINEAR_SITES, LlamaShape, linear_name
 from neurosim.errors import InputError
 
@@ -54,14 +53,6 @@ class SpikingConfig:
 
 def mask_name(layer: int, site: str) -> str:
     return f"model.layers.{layer}.{site}.salient"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
@@ -158,45 +149,15 @@ def save_artifact(out: Path, meta: dict[str, Any], tensors: dict[str, np.ndarray
     return out
 
 
-def replace_dir(tmp: Path, out: Path) -> None:
-    """Move the complete directory ``tmp`` to ``out``; an old ``out`` is removed only after."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def load_artifact(path: str | Path, verify: bool = True) -> Artifact:
     """Read an artifact directory; ``verify`` checks every file's SHA-256 first."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     path = Path(path)
-    meta_file = path / "artifact.json"
-    try:
-        meta = json.loads(meta_file.read_text())
-    except FileNotFoundError:
-        raise InputError(str(path), None, "not a neurosim artifact (no artifact.json)",
-                         expected="a directory written by `neurosim convert`") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(str(meta_file), None, f"cannot read: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InputError(str(meta_file), "format", "not a neurosim SpikeLLM artifact",
-                         got=meta.get("format") if isinstance(meta, dict) else meta, expected=FORMAT)
-    if meta.get("version") != VERSION:
-        raise InputError(str(meta_file), "version", "unsupported artifact version",
-                         got=meta.get("version"), expected=str(VERSION))
-    for name, digest in meta.get("files", {}).items():
-        f = path / name
-        if not f.is_file():
-            raise InputError(str(f), None, "missing artifact file")
-        if verify and file_sha256(f) != digest:
-            raise InputError(str(f), None, "SHA-256 mismatch: the file is truncated or corrupted",
-                             expected=f"sha256 {digest[:16]}...; convert again")
+    meta = read_manifest(path, "artifact.json", FORMAT, VERSION, "neurosim SpikeLLM artifact",
+                         "neurosim convert")
+    verify_files(path, list(meta.get("files", {}).items()), verify, "convert again")
     try:
         tensors = load_file(str(path / "tensors.safetensors"))
     except (SafetensorError, OSError) as exc:

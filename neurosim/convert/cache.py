@@ -35,7 +35,7 @@ def _version(meta_file: Path) -> object:
         return None
 
 
-def _need_torch(what: str) -> None:
+def need_torch(what: str) -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -49,7 +49,7 @@ def artifact_for(card: ModelCard, progress: Progress | None = None) -> Artifact:
     path = cache_dir() / "artifacts" / f"{card.name}-{card_hash(card)[:12]}"
     if (path / "artifact.json").is_file() and _version(path / "artifact.json") == VERSION:
         return load_artifact(path)  # an older format is converted again below
-    _need_torch("convert")
+    need_torch("convert")
     from neurosim.convert.spikellm import convert
 
     cb = None if progress is None else (lambda i, n: progress("convert", i, n))
@@ -67,7 +67,7 @@ def trace_for(card: ModelCard, art: Artifact, tokens: int,
         for n, p in have:
             if n >= tokens:
                 return SpikeTrace.open(p)
-    _need_torch("trace")
+    need_torch("trace")
     from neurosim.convert.record import record_trace
 
     n = max(tokens, MIN_TRACE_TOKENS)

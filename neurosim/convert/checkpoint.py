@@ -9,7 +9,6 @@ or a GGUF file (dequantized by transformers + gguf).  Tensors keep the Hugging F
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -18,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from neurosim._files import file_sha256
 from neurosim.cards.schema import ModelCard
 from neurosim.errors import InputError
 
@@ -125,15 +125,6 @@ def _shape_from_config(cfg: dict[str, Any], file: str) -> LlamaShape:
     return shape
 
 
-def _sha256(paths: list[Path]) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
 def _check_tensors(tensors: dict[str, Any], shape: LlamaShape, file: str) -> dict[str, Any]:
     import torch
 
@@ -191,7 +182,7 @@ def load_hf_directory(path: Path) -> Checkpoint:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-    return Checkpoint(shape, tensors, tokenizer, str(path), _sha256([cfg_file, *files]))
+    return Checkpoint(shape, tensors, tokenizer, str(path), file_sha256(cfg_file, *files))
 
 
 def load_gguf(path: Path) -> Checkpoint:
@@ -224,7 +215,7 @@ def load_gguf(path: Path) -> Checkpoint:
     if shape.tied_embeddings:
         sd.pop("lm_head.weight", None)
     return Checkpoint(shape, _check_tensors(sd, shape, str(path)), tokenizer, str(path),
-                      _sha256([path]))
+                      file_sha256(path))
 
 
 def checkpoint_path(card: ModelCard) -> Path:

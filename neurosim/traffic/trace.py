@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.convert.artifact import file_sha256, replace_dir
+from neurosim._files import file_sha256, read_manifest, replace_dir, verify_files
 from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
 from neurosim.traffic.gif import gif_steps
@@ -125,27 +125,10 @@ class SpikeTrace:
     @classmethod
     def open(cls, path: str | Path, verify: bool = True) -> SpikeTrace:
         path = Path(path)
-        mf = path / "trace.json"
-        try:
-            meta = json.loads(mf.read_text())
-        except FileNotFoundError:
-            raise InputError(str(path), None, "not a spike trace (no trace.json)",
-                             expected="a directory written by `neurosim trace`") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(str(mf), None, f"cannot read: {exc}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise InputError(str(mf), "format", "not a neurosim spike trace", expected=FORMAT)
-        if meta.get("version") != VERSION:
-            raise InputError(str(mf), "version", "unsupported trace version",
-                             got=meta.get("version"), expected=str(VERSION))
+        meta = read_manifest(path, "trace.json", FORMAT, VERSION, "neurosim spike trace",
+                             "neurosim trace")
         entries = [(c["file"], c["sha256"]) for c in meta["chunks"]] + list(meta["files"].items())
-        for name, digest in entries:
-            f = path / name
-            if not f.is_file():
-                raise InputError(str(f), None, "missing trace file")
-            if verify and file_sha256(f) != digest:
-                raise InputError(str(f), None, "SHA-256 mismatch: the file is truncated or "
-                                 "corrupted", expected=f"sha256 {digest[:16]}...; record again")
+        verify_files(path, entries, verify, "record again")
         try:
             salient = np.load(path / "salient.npy", allow_pickle=False)
             ids = np.load(path / "token_ids.npy", allow_pickle=False)

@@ -1,0 +1,65 @@
+"""Checksummed result directories: SHA-256, a JSON manifest, atomic replacement."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from neurosim.errors import InputError
+
+
+def file_sha256(*paths: Path) -> str:
+    """SHA-256 of the files' bytes, concatenated in order."""
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Move the complete directory ``tmp`` to ``out``; an old ``out`` is removed only after."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(path: Path, name: str, fmt: str, version: int, what: str,
+                  command: str) -> dict[str, Any]:
+    """The JSON manifest ``path/name`` of a ``fmt`` directory, checked for format and version."""
+    mf = path / name
+    try:
+        meta = json.loads(mf.read_text())
+    except FileNotFoundError:
+        raise InputError(str(path), None, f"not a {what} (no {name})",
+                         expected=f"a directory written by `{command}`") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(str(mf), None, f"cannot read: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise InputError(str(mf), "format", f"not a {what}",
+                         got=meta.get("format") if isinstance(meta, dict) else meta, expected=fmt)
+    if meta.get("version") != version:
+        raise InputError(str(mf), "version", f"unsupported {what} version",
+                         got=meta.get("version"), expected=str(version))
+    return meta
+
+
+def verify_files(path: Path, digests: list[tuple[str, str]], verify: bool, redo: str) -> None:
+    """Refuse a listed file that is missing or (``verify``) whose SHA-256 differs."""
+    for name, digest in digests:
+        f = path / name
+        if not f.is_file():
+            raise InputError(str(f), None, "missing file", expected=f"the file listed; {redo}")
+        if verify and file_sha256(f) != digest:
+            raise InputError(str(f), None, "SHA-256 mismatch: the file is truncated or corrupted",
+                             expected=f"sha256 {digest[:16]}...; {redo}")
