@@ -13,7 +13,9 @@ import pandas as pd
 import neurosim
 from neurosim.cards import ModelCard, card_hash, load_card
 from neurosim.cards.schema import DenseScheme, LlamaArchitecture
-from neurosim.errors import InputError, NotImplementedYet
+from neurosim.backends import get_backend
+from neurosim.backends.graph_net import SimulatedTraffic
+from neurosim.errors import BackendError, InputError, NotImplementedYet
 from neurosim.estimate.costs import NeuromorphicCosts, accounting_baseline, gpu_baseline
 from neurosim.graph.ir import EventGraph
 from neurosim.graph.lower import lower, with_weights
@@ -29,7 +31,6 @@ from neurosim.traffic.trace import RealTraffic
 Progress = Callable[[str, int, int], None]
 
 BASELINES = ("gpu-a100", "gpu-h100", "generic-45nm")
-BACKENDS = ("numba",)
 
 
 def dense_counterpart(card: ModelCard) -> ModelCard:
@@ -109,9 +110,10 @@ def run(
         raise InputError("run", "tokens", "must be an integer >= 1", got=tokens)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError("run", "seed", "must be an integer >= 0", got=seed)
-    if backend not in BACKENDS:
-        raise InputError("run", "backend", "unknown backend", got=backend,
-                         expected=f"one of {', '.join(BACKENDS)}")
+    be = get_backend(backend)
+    why = be.unavailable()
+    if why:
+        raise BackendError(why)
     ctx = context or card.architecture.max_context
     if position < 0 or position + tokens > ctx:
         raise InputError("run", "position", "tokens do not fit the context",
@@ -120,6 +122,12 @@ def run(
     art = _artifact(card, progress)
     graph = compile_graph(card, progress, art)
     source = _traffic(card, graph, art, seed, traffic, position + tokens - 1, progress)
+    if backend != "numba":  # the backend simulates the neurons; numba replays the codes
+        if progress is not None:
+            progress("simulate", 0, 1)
+        source = SimulatedTraffic(graph, source, position + tokens, be)
+        if progress is not None:
+            progress("simulate", 1, 1)
     dense_card = dense_counterpart(card)
     dense_graph = lower(dense_card)
 
@@ -243,8 +251,7 @@ def run(
         "graph_weights": graph.weights,
         "profile": prof.name,
         "profile_sha256": profile_hash(prof),
-        "traffic": source.provenance() if hasattr(source, "provenance") else
-        {"kind": source.kind, "seed": seed, "model": source.model.to_dict()},
+        "traffic": source.provenance(),
         "backend": backend,
         "positions": [position, position + tokens - 1],
         "context": ctx,

@@ -16,6 +16,7 @@ __all__ = [
     "ModelCardError",
     "NotFoundError",
     "NotImplementedYet",
+    "BackendError",
 ]
 
 
@@ -80,3 +81,8 @@ class NotFoundError(InputError, LookupError):
 
 class NotImplementedYet(NeurosimError, NotImplementedError):
     """A command or option that exists but whose engine has not landed."""
+
+
+class BackendError(NeurosimError, RuntimeError):
+    """A simulation backend cannot serve a request: not installed, outside its declared
+    capabilities, or its run failed, hung or disagreed with its own cross-checks."""

@@ -109,6 +109,9 @@ class SyntheticTraffic:
                 mask[np.argsort(-(sigma**2) * w, kind="stable")[: g.salient]] = True
             self._salient.append(mask)
 
+    def provenance(self) -> dict:
+        return {"kind": "synthetic", "seed": self.seed, "model": self.model.to_dict()}
+
     def activations(self, token: int) -> dict[tuple[int, str], np.ndarray]:
         """Activation vectors of one token, by (layer, input kind)."""
         rng = np.random.default_rng([self.seed, 1, token])
