@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 import neurosim
-from neurosim.cards import ModelCard, card_hash, load_card
-from neurosim.cards.schema import DenseScheme, LlamaArchitecture
 from neurosim.backends import get_backend
 from neurosim.backends.graph_net import SimulatedTraffic
+from neurosim.cards import ModelCard, card_hash, load_card
+from neurosim.cards.schema import DenseScheme, LlamaArchitecture
 from neurosim.errors import BackendError, InputError, NotImplementedYet
 from neurosim.estimate.costs import NeuromorphicCosts, accounting_baseline, gpu_baseline
 from neurosim.graph.ir import EventGraph

@@ -184,6 +184,65 @@ class _Bars:
         self.bar.__exit__(*exc)
 
 
+CASES = ("gif_layer", "lif_two_layer", "ternary_layer", "spikellm_slice")
+
+
+def backends_list() -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    from neurosim.backends import BACKENDS
+
+    return [{"name": b.name, "available": b.unavailable() is None,
+             "unavailable": b.unavailable(), "summary": b.summary,
+             "capabilities": asdict(b.capabilities)} for b in BACKENDS.values()]
+
+
+def _cmd_backends(args: argparse.Namespace) -> int:
+    rows = backends_list()
+    if args.json:
+        _print_json(rows)
+        return 0
+    t = Table("backend", "here", "neuron models", "max neurons", "max synapses", "weights")
+    for r in rows:
+        c = r["capabilities"]
+        lim = lambda v: "any" if v is None else f"{v:,}"  # noqa: E731
+        w = "any" if c["weight_range"] is None else "{}..{} (mixed signs)".format(*c["weight_range"])
+        t.add_row(r["name"], "yes" if r["available"] else "no", ", ".join(c["neuron_models"]),
+                  lim(c["max_neurons"]), lim(c["max_synapses"]), w)
+    con = _console()
+    con.print(t)
+    for r in rows:
+        con.print(f"{r['name']}: {r['summary']}; attention blocks "
+                  f"{r['capabilities']['attention_blocks']}")
+    for r in rows:
+        if r["unavailable"]:
+            con.print(f"{r['name']}: {r['unavailable']}")
+    return 0
+
+
+def _cmd_conform(args: argparse.Namespace) -> int:
+    from neurosim.backends.conformance import run_suite
+
+    rows = run_suite(args.backend, seed=args.seed, names=args.case, timeout_s=args.timeout)
+    bad = [r for r in rows if r["differences"]]
+    if args.json:
+        _print_json(rows)
+        return 1 if bad else 0
+    t = Table("case", "neurons", "synapses", "steps", "spikes", "synops", "numba s",
+              f"{args.backend} s", "ratio", "verdict")
+    for r in rows:
+        t.add_row(r["case"], f"{r['neurons']:,}", f"{r['synapses']:,}", str(r["steps"]),
+                  f"{r['spikes']:,}", f"{r['synops']:,}", f"{r['numba_s']:.3f}",
+                  f"{r[args.backend + '_s']:.3f}", f"{r['ratio']:g}x",
+                  "identical" if not r["differences"] else f"{len(r['differences'])} differences")
+    con = _console()
+    con.print(t)
+    for r in bad:
+        for line in r["differences"]:
+            con.print(f"{r['case']}: {line}")
+    return 1 if bad else 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from neurosim.api import run
 
@@ -545,10 +604,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="KV cache capacity in positions (default: the card's max_context)")
     r.add_argument("--traffic", choices=["synthetic", "real"], default=None,
                    help="traffic source (default: the card's)")
-    r.add_argument("--backend", default="numba", help="simulation backend (numba)")
+    r.add_argument("--backend", default="numba",
+                   help="simulation backend: numba (default) or lava (`neurosim backends`)")
     r.add_argument("--out", help="directory to write JSON + Parquet results")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_cmd_run)
+
+    b = sub.add_parser("backends", help="simulation backends, whether they run here, and their limits")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_cmd_backends)
+
+    x = sub.add_parser("conform", help="run the conformance suite on a backend against numba")
+    x.add_argument("--backend", default="lava", help="backend to check (default lava)")
+    x.add_argument("--case", action="append", choices=CASES,
+                   help="a case to run (repeatable; default: all)")
+    x.add_argument("--seed", type=_nonnegative_int, default=0)
+    x.add_argument("--timeout", type=_positive_int, default=None,
+                   help="seconds before a run counts as hung (default 300)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_conform)
 
     c = sub.add_parser("compile", help="lower a model card to its event-driven graph")
     c.add_argument("--model", required=True)

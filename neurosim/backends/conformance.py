@@ -65,10 +65,10 @@ def lif_two_layer(seed: int = 0, n_in: int = 40, n_hidden: int = 32, n_out: int 
                   steps: int = 300, rate: float = 0.2) -> Net:
     """Poisson input -> LIF -> LIF, SpikeGPT's neuron (du 4095, dv 2048), ``steps`` steps."""
     rng = np.random.default_rng(seed)
-    lif = {"du": 4095, "dv": 2048, "vth": 24, "bias": 0}
+    lif = {"du": 4095, "dv": 2048, "vth": 40, "bias": 0}
     pops = [Population("input", "source", n_in),
             Population("hidden", "lif", n_hidden, dict(lif)),
-            Population("output", "lif", n_out, {**lif, "vth": 16})]
+            Population("output", "lif", n_out, {**lif, "vth": 30})]
     conns = [Connection("input->hidden", "input", "hidden", _weights(rng, n_hidden, n_in, -6, 12, 0.2)),
              Connection("hidden->output", "hidden", "output",
                         _weights(rng, n_out, n_hidden, -4, 10, 0.2))]
@@ -138,3 +138,28 @@ def cases(seed: int = 0) -> dict[str, Net]:
     """Every conformance case, by name."""
     return {"gif_layer": gif_layer(seed), "lif_two_layer": lif_two_layer(seed),
             "ternary_layer": ternary_layer(seed), "spikellm_slice": spikellm_slice()}
+
+
+def run_suite(backend: str = "lava", reference: str = "numba", seed: int = 0,
+              names: list[str] | None = None, timeout_s: float | None = None) -> list[dict]:
+    """Run each case on ``reference`` and ``backend``; one row per case with its size,
+    counters, both wall times (each backend's own build + run + read back), their ratio and
+    every difference (empty when the two conform)."""
+    from neurosim.backends import get_backend
+    from neurosim.backends.net import differences
+
+    ref_be, be = get_backend(reference), get_backend(backend)
+    all_cases = cases(seed)
+    rows = []
+    for name in names or list(all_cases):
+        net = all_cases[name]
+        a = ref_be.run_net(net, timeout_s=timeout_s)
+        b = be.run_net(net, timeout_s=timeout_s)
+        rows.append({
+            "case": name, "net": net.label, "neurons": net.neurons, "synapses": net.synapses,
+            "steps": net.steps, "spikes": int(sum(np.count_nonzero(s) for s in a.spikes.values())),
+            "synops": int(sum(a.synops.values())), f"{reference}_s": round(a.wall_s, 4),
+            f"{backend}_s": round(b.wall_s, 4), "ratio": round(b.wall_s / max(a.wall_s, 1e-9), 1),
+            "differences": differences(a, b),
+        })
+    return rows
