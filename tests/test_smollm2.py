@@ -51,3 +51,25 @@ def test_perplexity_fp_spikellm_w4a4(cli):
     assert r["tokens"] == 512 and r["predicted"] == 511
     # salient channels with two GIF steps must help over plain W4A4
     assert r["ppl_fp"] < r["ppl_spikellm"] < r["ppl_w4a4"]
+
+
+def test_shipped_conformance_slice_is_reproduced_from_the_real_model():
+    """models/slices/ holds codes and weights cut from this very conversion and trace."""
+    import json
+
+    import numpy as np
+
+    from neurosim.backends.conformance import DEFAULT_SLICE, slice_from_artifact
+    from neurosim.convert.cache import artifact_for, trace_for
+
+    card = load_card(CARD)
+    art = artifact_for(card)
+    with np.load(DEFAULT_SLICE, allow_pickle=False) as z:
+        shipped = {k: z[k] for k in z.files}
+    meta = json.loads(str(shipped["meta"]))
+    assert meta["artifact_sha256"] == art.sha256
+    trace = trace_for(card, art, meta["tokens"])
+    again = slice_from_artifact(art, trace, 14, "down_proj", salient=16, plain=48, rows=48,
+                                tokens=meta["tokens"])
+    for key in ("codes", "weights", "channels", "salient"):
+        assert np.array_equal(again[key], shipped[key]), key
