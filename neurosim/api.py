@@ -25,6 +25,7 @@ from neurosim.replay.engine import Latencies, Replayer
 from neurosim.replay.plan import build_plan
 from neurosim.result import Result
 from neurosim.traffic.fitted import FittedTraffic, load_fit
+from neurosim.traffic.rates import RateTraffic, layer_rates
 from neurosim.traffic.synthetic import SyntheticTraffic
 from neurosim.traffic.trace import RealTraffic
 
@@ -75,13 +76,25 @@ def _traffic(card: ModelCard, graph: EventGraph, art, seed: int, traffic: str | 
         from neurosim.convert.cache import trace_for
 
         return RealTraffic(trace_for(card, art, last_position + 1, progress), graph)
-    if card.spiking.scheme != "spikellm":
-        raise NotImplementedYet(f"{card.name}: synthetic traffic for scheme "
-                                f"'{card.spiking.scheme}' is not implemented yet")
     s = card.spiking
-    if card.traffic.fit:
-        return FittedTraffic(graph, load_fit(card.traffic.fit), s.abits, seed)
-    return SyntheticTraffic(graph, s.abits, s.addbit, s.kv_addbit, seed)
+    if s.scheme == "spikellm":
+        if card.traffic.fit:
+            return FittedTraffic(graph, load_fit(card.traffic.fit), s.abits, seed)
+        return SyntheticTraffic(graph, s.abits, s.addbit, s.kv_addbit, seed)
+    if s.scheme == "spikegpt":
+        per_layer = layer_rates(s.firing_rate, card.architecture.layers)
+        return RateTraffic(graph, [per_layer[g.layer] for g in graph.groups], seed,
+                           {"firing_rate": s.firing_rate, "rule": "LIF spikes per token"})
+    if s.scheme == "spikelm":
+        return RateTraffic(graph, [s.firing_rate] * len(graph.groups), seed,
+                           {"firing_rate": s.firing_rate,
+                            "rule": "+1 and -1 each at firing_rate/2 per step"})
+    if s.scheme == "lte":
+        return RateTraffic(graph, [1 - s.sparsity] * len(graph.groups), seed,
+                           {"sparsity": s.sparsity,
+                            "rule": "each expert active with probability 1 - sparsity"})
+    raise NotImplementedYet(f"{card.name}: synthetic traffic for scheme '{s.scheme}' is not "
+                            "implemented yet")
 
 
 def run(

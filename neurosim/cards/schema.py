@@ -49,7 +49,8 @@ class SpikeGPTScheme(Strict):
     tau: Annotated[float, Field(gt=1.0)]
     threshold: Annotated[float, Field(gt=0.0)]
     reset: Literal["hard", "subtract"]
-    firing_rate: Fraction
+    firing_rate: Fraction | list[Fraction] = Field(
+        description="mean LIF firing rate per token, or one rate per layer (synthetic traffic)")
     weight_bits: Annotated[int, Field(ge=1, le=32)]
     source: str = Field(min_length=1)
 
@@ -269,6 +270,15 @@ class LlamaCard(_CardBase):
 class RwkvCard(_CardBase):
     family: Literal["rwkv"]
     architecture: RwkvArchitecture
+
+    @model_validator(mode="after")
+    def _rates(self):
+        rate = getattr(self.spiking, "firing_rate", None)
+        if isinstance(rate, list) and len(rate) != self.architecture.layers:
+            raise _LocatedValueError(("spiking", "firing_rate"), len(rate),
+                                     "one firing rate per layer",
+                                     f"{self.architecture.layers} rates, or one number")
+        return self
 
     @classmethod
     def _allowed_schemes(cls) -> tuple[str, ...]:

@@ -7,9 +7,12 @@ Nodes are typed, immutable dataclasses:
   the most, ``code_bits`` per code).
 * :class:`SynapseBlock` — the synapses a group's spikes drive: ``c_in × c_out`` weights of
   ``weight_bits``; ``fanout[c]`` is the number of nonzero weights in column ``c`` (``None``:
-  dense, every column has ``c_out``).  An attention block (``kind="kv"``) reads cached K or
-  V codes of every earlier position; its "weights" are the token's Q or P row and each event
-  fans out to the ``fanout_per_event`` query heads that share its KV head (of ``kv_heads``).
+  dense, every column has ``c_out``).  An ``identity`` block (``c_out == c_in``) gives each
+  channel one synapse of weight 1 to its own target, e.g. a spike added to its residual-stream
+  neuron: not a matrix product, so no dense-equivalent MACs.  An attention block
+  (``kind="kv"``) reads cached K or V codes of every earlier position; its "weights" are the
+  token's Q or P row and each event fans out to the ``fanout_per_event`` query heads that
+  share its KV head (of ``kv_heads``).
 * :class:`DenseOp` — a non-spiking operation with closed-form scalar operation counts per
   class (``mac``, ``add``, ``mul``, ``special``), a fixed part per token plus a part per
   attended position, and the bytes of parameters it reads.
@@ -67,8 +70,13 @@ class SynapseBlock:
     fanout_per_event: int = 0
     kv_heads: int = 0
     fanout: np.ndarray | None = field(default=None, repr=False)
+    identity: bool = False
 
     def __post_init__(self) -> None:
+        if self.identity:
+            if self.kind != "weights" or self.c_out != self.c_in:
+                raise ValueError(f"{self.name}: an identity block has kind weights and c_out == c_in")
+            object.__setattr__(self, "fanout", np.ones(self.c_in, np.int32))
         if self.fanout is not None:
             f = np.ascontiguousarray(self.fanout, dtype=np.int32)
             if f.shape != (self.c_in,) or f.min(initial=0) < 0 or f.max(initial=0) > self.c_out:
@@ -173,7 +181,7 @@ class EventGraph:
 
     def dense_equivalent_macs(self, position: int) -> int:
         """MACs of the dense quantized model for a token at ``position``."""
-        total = sum(b.c_in * b.c_out for b in self.blocks if b.kind == "weights")
+        total = sum(b.c_in * b.c_out for b in self.blocks if b.kind == "weights" and not b.identity)
         for b in self.blocks:
             if b.kind == "kv":
                 total += b.c_in * b.fanout_per_event * (position + 1)

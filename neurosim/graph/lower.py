@@ -14,6 +14,14 @@ softmax (h rows)   per position: special h (exp), add 2h (max, sum), mul h (norm
 SiLU·gate (f)      special f (sigmoid), mul 2f
 residual (d)       add d
 lm_head            mac d·V (full precision), add V (argmax)
+LayerNorm (d)      add 4d (sum, subtract mean, sum of squares, bias), mul 3d (square,
+                   normalise, weight), special 1 (rsqrt)
+token shift (d)    per mixed input: mul d, add 2d (x_prev + mu·(x - x_prev))
+WKV (d)            RWKV-4 recurrence with state (a, b, p) per channel (SpikeGPT model_run.py):
+                   add 12d (incl. 2 max), mul 6d, special 5d (4 exp, 1 divide)
+sigmoid gate (d)   special d, mul d
+squared ReLU (f)   add f (max with 0), mul f (square)
+GELU (f)           special f (erf), mul 3f, add f
 =================  ==========================================================================
 """
 
@@ -22,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from neurosim.cards.schema import DenseScheme, LlamaCard, ModelCard, SpikeLLMScheme
+from neurosim.cards.schema import DenseScheme, LlamaCard, ModelCard, RwkvCard, SpikeLLMScheme
 from neurosim.convert.artifact import Artifact
 from neurosim.errors import InputError, NotImplementedYet
 from neurosim.graph.ir import DenseOp, EventGraph, KVCache, NeuronGroup, SynapseBlock
@@ -87,6 +95,25 @@ def silu_gate(name: str, layer: int, f: int) -> DenseOp:
 def softmax(name: str, layer: int, heads: int) -> DenseOp:
     return DenseOp(name, layer, "softmax", {"special": heads},
                    ops_per_position={"special": heads, "add": 2 * heads, "mul": heads})
+
+
+def layernorm(name: str, layer: int, d: int) -> DenseOp:
+    return DenseOp(name, layer, "norm", {"add": 4 * d, "mul": 3 * d, "special": 1},
+                   param_bytes=2 * d * FP_BYTES)
+
+
+def token_shift(name: str, layer: int, d: int, inputs: int) -> DenseOp:
+    return DenseOp(name, layer, "token_shift", {"mul": inputs * d, "add": 2 * inputs * d},
+                   param_bytes=inputs * d * FP_BYTES)
+
+
+def wkv(name: str, layer: int, d: int) -> DenseOp:
+    return DenseOp(name, layer, "wkv", {"add": 12 * d, "mul": 6 * d, "special": 5 * d},
+                   param_bytes=2 * d * FP_BYTES)
+
+
+def sigmoid_gate(name: str, layer: int, d: int) -> DenseOp:
+    return DenseOp(name, layer, "gate", {"special": d, "mul": d})
 
 
 def dense_linear(name: str, layer: int, c_in: int, c_out: int, weight_bits: int) -> DenseOp:
@@ -229,3 +256,60 @@ def with_weights(graph: EventGraph, art: Artifact) -> EventGraph:
     return EventGraph(graph.model, graph.family, list(graph.groups), blocks,
                       list(graph.dense_ops), graph.stages, graph.edges, graph.kv_cache,
                       weights=f"artifact sha256:{art.sha256}")
+
+
+# --- rwkv (SpikeGPT) -------------------------------------------------------------------------
+
+
+def _rwkv(card: RwkvCard, spiking: bool) -> EventGraph:
+    """RWKV-4 blocks; with SpikeGPT's binary LIF after each sub-block (seed-methods §2.2).
+
+    Every projection reads a continuous LayerNorm output, so all matmuls are dense MACs in
+    both variants; the spikes are what each sub-block writes to the residual stream: one
+    synapse per channel (an identity block) instead of a dense residual add.
+    """
+    a = card.architecture
+    d, f, V = a.d_model, a.d_ffn, a.vocab
+    wb = card.spiking.weight_bits
+    b = _Builder()
+    b.stage(DenseOp("embedding", -1, "embedding", {}, param_bytes=d * FP_BYTES),
+            layernorm("ln0", -1, d))
+
+    def write_back(L: int, site: str) -> None:
+        if spiking:
+            g = NeuronGroup(f"L{L}.{site}.lif", L, site, "lif", d, max_steps=1, salient=0,
+                            code_bits=1)
+            b.stage(g, SynapseBlock(f"L{L}.{site}.residual", L, site, g.name, d, d, 1,
+                                    identity=True))
+        else:
+            b.stage(residual(f"L{L}.{site}.residual", L, d))
+
+    for L in range(a.layers):
+        b.stage(layernorm(f"L{L}.ln1", L, d), token_shift(f"L{L}.att.shift", L, d, 3))
+        b.stage(*(dense_linear(f"L{L}.att.{p}", L, d, d, wb) for p in ("key", "value", "receptance")))
+        b.stage(wkv(f"L{L}.att.wkv", L, d), sigmoid_gate(f"L{L}.att.gate", L, d))
+        b.stage(dense_linear(f"L{L}.att.output", L, d, d, wb))
+        write_back(L, "att")
+        b.stage(layernorm(f"L{L}.ln2", L, d), token_shift(f"L{L}.ffn.shift", L, d, 2))
+        b.stage(dense_linear(f"L{L}.ffn.key", L, d, f, wb),
+                dense_linear(f"L{L}.ffn.receptance", L, d, d, wb))
+        b.stage(DenseOp(f"L{L}.ffn.relu2", L, "activation", {"add": f, "mul": f}))
+        b.stage(dense_linear(f"L{L}.ffn.value", L, f, d, wb))
+        b.stage(sigmoid_gate(f"L{L}.ffn.gate", L, d))
+        write_back(L, "ffn")
+    b.stage(layernorm("ln_out", a.layers, d))
+    b.stage(DenseOp("lm_head", a.layers, "lm_head", {"mac": d * V, "add": V},
+                    param_bytes=d * V * FP_BYTES))
+    return EventGraph(card.name, card.family, b.groups, b.blocks, b.dense, b.stages, b.edges)
+
+
+@register("rwkv", "spikegpt")
+def lower_rwkv_spikegpt(card: RwkvCard) -> EventGraph:
+    """SpikeGPT: RWKV-4 with binary LIF spikes written to the residual stream."""
+    return _rwkv(card, spiking=True)
+
+
+@register("rwkv", "none")
+def lower_rwkv_dense(card: RwkvCard) -> EventGraph:
+    """Dense RWKV-4: the same operations with dense residual adds."""
+    return _rwkv(card, spiking=False)

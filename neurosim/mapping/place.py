@@ -196,6 +196,9 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
     def shape(b: SynapseBlock, resident: bool) -> tuple[np.ndarray, np.ndarray]:
         if b.kind == "kv":
             return _kv_shape(b, profile, context)
+        if b.identity:  # one synapse per target: only the neurons limit the tiles
+            n_row = math.ceil(b.c_out / int(profile.core.neurons.value))
+            return _even_bounds(b.c_out, n_row), _even_bounds(b.c_in, 1)
         n_row, n_col = _tile_shape(b.c_out, b.c_in, b.weight_bits, profile, resident)
         return _even_bounds(b.c_out, n_row), _even_bounds(b.c_in, n_col)
 

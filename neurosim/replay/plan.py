@@ -138,8 +138,13 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
             head_dim = b.c_in // b.kv_heads
             per_query = b.c_out // (b.kv_heads * b.fanout_per_event)
             heads_in_chunk = np.diff(col_bounds) // head_dim
-        split = (split_fanout(b.fanout, rows) if b.kind == "weights" and b.fanout is not None
-                 else None)
+        if b.identity:  # channel c's one synapse sits on the row tile holding target c
+            c = np.arange(b.c_in)
+            split = ((row_bounds[:-1, None] <= c) & (c < row_bounds[1:, None])).astype(np.int32)
+        elif b.kind == "weights" and b.fanout is not None:
+            split = split_fanout(b.fanout, rows)
+        else:
+            split = None
         for r in range(n_row):
             for k in range(n_col):
                 if split is not None:
