@@ -16,7 +16,12 @@ from neurosim.backends.graph_net import SimulatedTraffic
 from neurosim.cards import ModelCard, card_hash, load_card
 from neurosim.cards.schema import DenseScheme, LlamaArchitecture
 from neurosim.errors import BackendError, InputError, NotImplementedYet
-from neurosim.estimate.costs import NeuromorphicCosts, accounting_baseline, gpu_baseline
+from neurosim.estimate.costs import (
+    NeuromorphicCosts,
+    accounting_baseline,
+    gated_delta,
+    gpu_baseline,
+)
 from neurosim.graph.ir import EventGraph
 from neurosim.graph.lower import lower, with_weights
 from neurosim.hardware import Profile, load_profile, profile_hash
@@ -184,6 +189,12 @@ def run(
         if progress is not None:
             progress("prefix", pos + 1, position)
     rows, site_rows, base_rows = [], [], []
+    # SpikeGPT's own accounting prices its projections at the measured LIF firing rate
+    lif_neurons = (sum(g.size for g in graph.groups)
+                   if card.spiking.scheme == "spikegpt" else 0)
+    # LTE: each gate group's decisions (one identity block each) say which experts run
+    gate_blocks = {b.source: bi for bi, b in enumerate(graph.blocks)
+                   if graph[b.source].model == "gate"}
     block_meta = [(b.layer, b.site, b.name) for b in graph.blocks]
     params, emb = card.parameters, _embedding_params(card)
     for i in range(tokens):
@@ -191,20 +202,25 @@ def run(
         codes = source.codes(pos)
         tc = replayer.token(codes, pos)
         acc_tc = tc if acc_replayer is replayer else acc_replayer.token(codes, pos)
+        active = {g: float(tc.events[bi]) / graph[g].size for g, bi in gate_blocks.items()}
         row: dict[str, Any] = {
             "token": i, "position": pos,
             "events": int(tc.events.sum()), "synops": int(tc.synops.sum()),
             "synops_graded": int(tc.synops_graded.sum()),
             "dense_equivalent_macs": int(graph.dense_equivalent_macs(pos)),
+            "dense_macs": sum(op.count(pos, active.get(op.gated_by, 1.0))["mac"]
+                              for op in graph.dense_ops),
             "neuron_updates": int((tc.updates_active + tc.updates_inactive).sum()),
             "messages": int(tc.messages.sum()), "hops": int(tc.hops.sum()),
             "chip_crossings": int(tc.crossings.sum()),
         }
         weight_bits = float((acc_tc.synops * acc_plan.block_weight_bits).sum())
-        acc = accounting_baseline(graph, acc_tc.synops.sum(), acc_profile, pos, weight_bits)
+        rate = (float(acc_tc.events.sum()) / lif_neurons) if lif_neurons else None
+        acc = accounting_baseline(graph, acc_tc.synops.sum(), acc_profile, pos, weight_bits, rate,
+                                  active)
         block_energy = np.zeros(len(block_meta))
         if costs is not None:
-            c = costs.token(tc)
+            c = costs.token(tc, active)
             row["energy_j"] = float(sum(c["energy_j"].values()))
             row["latency_s"] = c["latency_s"]
             row["bottleneck_s"] = c["bottleneck_s"]
@@ -231,7 +247,8 @@ def run(
             row["energy_j:dense"] = acc["spiking_j"] - row["energy_j:synapses"]
             block_energy = acc_tc.synops * float(prof.ops.ac_energy_pj) * 1e-12
         else:  # gpu: the dense model itself
-            gb = gpu_baseline(dense_graph, params, emb, prof, pos, ctx)
+            delta = gated_delta(graph, pos, active) if gate_blocks else None
+            gb = gpu_baseline(dense_graph, params, emb, prof, pos, ctx, delta)
             row["energy_j"], row["latency_s"] = gb["energy_j"], gb["latency_s"]
             row["memory_bytes:hbm"] = gb["bytes"]
             row["energy_j:compute"] = gb["flops"] * float(prof.gpu.flop_energy_pj) * 1e-12
@@ -254,6 +271,10 @@ def run(
             base_rows.append({"token": i, "profile": f"{acc_profile.name}:{kind}",
                               "kind": f"literature accounting ({kind.replace('_', ' ')})",
                               "energy_j": acc[f"{kind}_j"], "latency_s": float("nan")})
+        if "paper_j" in acc:
+            base_rows.append({"token": i, "profile": f"{acc_profile.name}:paper",
+                              "kind": f"paper accounting (projections at E_AC x R, R = {rate:.3f})",
+                              "energy_j": acc["paper_j"], "latency_s": float("nan")})
         if progress is not None:
             progress("replay", i + 1, tokens)
 

@@ -422,7 +422,7 @@ def _render_run(s: dict, result) -> None:
                   + (f"   KV cache: {m['kv_cache_level']}" if m.get("kv_cache_level") else ""))
     con.print(f"  events {pt['events']:.4g}   synops {pt['synops']:.4g}   dense-equivalent MACs "
               f"{pt['dense_equivalent_macs']:.4g} (ratio {pt['synops'] / pt['dense_equivalent_macs']:.3f})"
-              f"   messages {pt['messages']:.4g}")
+              f"   dense-unit MACs {pt['dense_macs'] or 0:.4g}   messages {pt['messages']:.4g}")
     comp = s["energy_by_component_j"]
     if comp:
         total = sum(comp.values()) or 1.0

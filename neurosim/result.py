@@ -3,7 +3,9 @@
 Frames (one row per token unless noted):
 
 ``tokens``     token, position, energy_j, latency_s, events, synops, synops_graded,
-               dense_equivalent_macs, neuron_updates, messages, hops, chip_crossings,
+               dense_equivalent_macs, dense_macs (MACs the dense units run: non-spiking
+               projections, heads; LTE experts only when active), neuron_updates, messages,
+               hops, chip_crossings,
                ``memory_bytes:<level>`` and ``energy_j:<component>`` columns
 ``sites``      token, layer, site, block: events, synops, messages, energy_j (row per block)
 ``baselines``  token, profile, kind, energy_j, latency_s
@@ -53,6 +55,7 @@ class Result:
             "events": float(t["events"].mean()),
             "synops": float(t["synops"].mean()),
             "dense_equivalent_macs": float(t["dense_equivalent_macs"].mean()),
+            "dense_macs": float(t["dense_macs"].mean()) if "dense_macs" in t else None,
             "neuron_updates": float(t["neuron_updates"].mean()),
             "messages": float(t["messages"].mean()),
             "hops": float(t["hops"].mean()),

@@ -69,7 +69,10 @@ class NeuromorphicCosts:
         self.stage_dense_pos = np.zeros((n_st, len(OP_CLASSES)))
         self.stage_param_bytes = np.zeros(n_st)
         stage_of = {n: i for i, names in enumerate(g.stages) for n in names}
+        self.gated = [(stage_of[op.name], op) for op in g.dense_ops if op.gated_by is not None]
         for op in g.dense_ops:
+            if op.gated_by is not None:
+                continue
             s = stage_of[op.name]
             for j, k in enumerate(OP_CLASSES):
                 self.stage_dense_fixed[s, j] += op.ops.get(k, 0)
@@ -100,16 +103,28 @@ class NeuromorphicCosts:
         self.kv_layers = 0 if g.kv_cache is None else g.kv_cache.layers
         self.block_out_bits = plan.block_out_values * ACTIVATION_BITS
 
-    def dense_ops(self, position: int) -> np.ndarray:
-        """(stages, 4) scalar ops per class, merge adds of partial sums included."""
+    def dense_ops(self, position: int, active: dict[str, float] | None = None) -> np.ndarray:
+        """(stages, 4) scalar ops per class, merge adds of partial sums included; gated ops
+        scaled by the active fraction of their gate group (``active``, default all)."""
         ops = self.stage_dense_fixed + self.stage_dense_pos * (position + 1)
+        for s, op in self.gated:
+            c = op.count(position, (active or {}).get(op.gated_by, 1.0))
+            ops[s] += [c[k] for k in OP_CLASSES]
         merge = np.bincount(self.plan.block_stage, weights=self.plan.block_merge_adds,
                             minlength=len(ops))
         ops[:, 1] += merge
         return ops
 
-    def token(self, tc: TokenCounters) -> dict:
-        """Energy by component (J), memory bits by level, latency (s) and stage times."""
+    def param_bytes(self, active: dict[str, float] | None = None) -> np.ndarray:
+        """(stages,) dense parameter bytes read per token (gated ops: active experts only)."""
+        out = self.stage_param_bytes.copy()
+        for s, op in self.gated:
+            out[s] += op.param_bytes_read((active or {}).get(op.gated_by, 1.0))
+        return out
+
+    def token(self, tc: TokenCounters, active: dict[str, float] | None = None) -> dict:
+        """Energy by component (J), memory bits by level, latency (s) and stage times;
+        ``active``: the active fraction of each gate group this token (LTE experts)."""
         p, c = self.plan, self.p.core
         e: dict[str, float] = defaultdict(float)
         binary = tc.synops - tc.synops_graded
@@ -133,18 +148,19 @@ class NeuromorphicCosts:
         if self.kv_level is not None:
             read_bits[self.kv_level] += self.kv_layers * tc.position * self.kv_bits_per_pos
             write_bits[self.kv_level] += self.kv_layers * self.kv_bits_per_pos
-        read_bits[self.dense_level] += self.stage_param_bytes.sum() * 8
+        param_bytes = self.param_bytes(active)
+        read_bits[self.dense_level] += param_bytes.sum() * 8
         mem_j = (read_bits * self.read_pj + write_bits * self.write_pj) * PJ
         for name, j in zip(self.levels, mem_j):
             e[f"memory:{name}"] = float(j)
         out_bits = self.block_out_bits.sum()
         e["transfer"] = out_bits * self.transfer_pj_bit * PJ
-        ops = self.dense_ops(tc.position)
+        ops = self.dense_ops(tc.position, active)
         e["dense"] = float((ops.sum(axis=0) * self.dense_op_pj).sum()) * PJ
 
         # time
         spiking_ns = tc.stage_busy_ns + tc.stage_path_ns + self.block_barrier_ns * tc.steps_run
-        n_st = len(self.stage_param_bytes)
+        n_st = len(param_bytes)
         stage_s = np.zeros(n_st)
         np.maximum.at(stage_s, p.block_stage, spiking_ns * NS)
         # off-core weight reads bound a stage from below
@@ -157,7 +173,7 @@ class NeuromorphicCosts:
             np.add.at(mem_s, kv_blocks, kv_s)
         spiking_s = np.maximum(stage_s, mem_s)
         dense_s = np.maximum(ops.sum(axis=1) / self.dense_flop_s,
-                             self.stage_param_bytes / (self.bw_gb_s[self.dense_level] * 1e9))
+                             param_bytes / (self.bw_gb_s[self.dense_level] * 1e9))
         xfer = np.zeros(n_st)
         np.add.at(xfer, p.block_stage, self.block_out_bits / 8 / self.transfer_bw)
         stage_s = spiking_s + dense_s + xfer
@@ -176,14 +192,35 @@ class NeuromorphicCosts:
         }
 
 
+def gated_delta(graph: EventGraph, position: int, active: dict[str, float]) -> dict:
+    """What gating changes against the dense model for one token: MACs, other scalar ops and
+    parameter bytes of inactive experts removed, the routers' added."""
+    macs = other = 0
+    bytes_ = 0.0
+    for op in graph.dense_ops:
+        if op.gated_by is not None:
+            full, act = op.count(position), op.count(position, active.get(op.gated_by, 1.0))
+            macs += act["mac"] - full["mac"]
+            other += sum(act[k] - full[k] for k in OP_CLASSES if k != "mac")
+            bytes_ += op.param_bytes_read(active.get(op.gated_by, 1.0)) - op.param_bytes
+        elif op.kind == "router":
+            c = op.count(position)
+            macs += c["mac"]
+            other += sum(c[k] for k in OP_CLASSES if k != "mac")
+            bytes_ += op.param_bytes
+    return {"macs": macs, "other": other, "bytes": bytes_}
+
+
 def gpu_baseline(dense_graph: EventGraph, parameters: int, embedding_params: int,
-                 profile: GpuProfile, position: int, context: int) -> dict:
+                 profile: GpuProfile, position: int, context: int,
+                 delta: dict | None = None) -> dict:
     """Roofline of the dense model on a GPU for one token at ``position`` (batch 1).
 
     FLOPs = 2 x MACs + other scalar ops; bytes = weights read (all but the embedding table,
     plus one embedding row) + KV cache read (``position`` positions) and written (one);
     time = max(FLOPs / peak, bytes / bandwidth); energy = FLOPs x J/FLOP + bits x J/bit +
-    idle power x time, per device used.
+    idle power x time, per device used.  ``delta`` (:func:`gated_delta`) adjusts MACs, other
+    ops and bytes for a gated model (LTE) run on the GPU.
     """
     gpu = profile.gpu
     wb = int(gpu.weight_bits.value) / 8
@@ -198,9 +235,13 @@ def gpu_baseline(dense_graph: EventGraph, parameters: int, embedding_params: int
     macs = dense_graph.dense_equivalent_macs(position)
     other = sum(sum(v for k, v in op.count(position).items() if k != "mac")
                 for op in dense_graph.dense_ops)
-    flops = 2 * macs + other
     read = (parameters - embedding_params) * wb + kv_pos_bytes * position
     bytes_ = read + kv_pos_bytes + (embedding_params and dense_graph.dense_ops[0].param_bytes)
+    if delta:
+        macs += delta["macs"]
+        other += delta["other"]
+        bytes_ += delta["bytes"]  # at the card's weight width
+    flops = 2 * macs + other
     t = max(flops / (devices * float(gpu.peak_tflop_s) * 1e12),
             bytes_ / (devices * float(gpu.memory_bandwidth_gb_s) * 1e9))
     energy = (flops * float(gpu.flop_energy_pj) + bytes_ * 8 * float(gpu.memory_energy_pj_per_bit)) * PJ \
@@ -210,25 +251,38 @@ def gpu_baseline(dense_graph: EventGraph, parameters: int, embedding_params: int
 
 def accounting_baseline(graph: EventGraph, synops: float,
                         profile: AccountingProfile, position: int,
-                        weight_bits_read: float) -> dict:
+                        weight_bits_read: float, projection_rate: float | None = None,
+                        active: dict[str, float] | None = None) -> dict:
     """The literature's theoretical energy for one token.
 
     ``spiking``: synops x E_AC (graded synops too: the papers' accounting makes no difference)
     plus every non-spiking scalar op at its class energy; ``dense_equivalent``: the dense
     model's MACs x E_MAC plus the same non-spiking ops; ``with_memory``: ``spiking`` plus the
-    weight bits read at the profile's first memory level.
+    weight bits read at the profile's first memory level.  With ``projection_rate`` R,
+    ``paper``: SpikeGPT's accounting (v5 Table 1), which prices the block projections
+    (dense ops of kind ``linear``) at E_AC x R instead of E_MAC, everything else as in
+    ``spiking``.
     """
     o = profile.ops
     cls = {"mac": float(o.mac_energy_pj), "add": float(o.add_energy_pj),
            "mul": float(o.mul_energy_pj), "special": float(o.special_energy_pj)}
-    nonspiking = sum(v * cls[k] for op in graph.dense_ops for k, v in op.count(position).items())
+    act = active or {}
+    counts = [op.count(position, act.get(op.gated_by, 1.0)) for op in graph.dense_ops]
+    nonspiking = sum(v * cls[k] for c in counts for k, v in c.items())
     spiking = synops * float(o.ac_energy_pj) + nonspiking
     dense_macs = graph.dense_equivalent_macs(position)
-    dense_ops_mac = sum(op.count(position)["mac"] for op in graph.dense_ops)
-    dense_eq = (dense_macs - dense_ops_mac) * float(o.mac_energy_pj) + nonspiking
+    # the dense model: every expert, no router
+    full = [op.count(position) for op in graph.dense_ops if op.kind != "router"]
+    full_ops = sum(v * cls[k] for c in full for k, v in c.items())
+    dense_eq = (dense_macs - sum(c["mac"] for c in full)) * float(o.mac_energy_pj) + full_ops
     mem = profile.memory[0].read_energy_pj_per_bit.value if profile.memory else 0.0
-    return {
+    out = {
         "spiking_j": spiking * PJ,
         "dense_equivalent_j": dense_eq * PJ,
         "with_memory_j": (spiking + weight_bits_read * mem) * PJ,
     }
+    if projection_rate is not None:
+        proj = sum(op.count(position)["mac"] for op in graph.dense_ops if op.kind == "linear")
+        paper = spiking - proj * (float(o.mac_energy_pj) - projection_rate * float(o.ac_energy_pj))
+        out["paper_j"] = paper * PJ
+    return out

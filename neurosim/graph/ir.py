@@ -15,7 +15,8 @@ Nodes are typed, immutable dataclasses:
   share its KV head (of ``kv_heads``).
 * :class:`DenseOp` — a non-spiking operation with closed-form scalar operation counts per
   class (``mac``, ``add``, ``mul``, ``special``), a fixed part per token plus a part per
-  attended position, and the bytes of parameters it reads.
+  attended position, and the bytes of parameters it reads; ``gated_by`` names a ``gate``
+  neuron group (LTE's expert router) whose active fraction per token scales the op.
 
 ``stages`` lists, in execution order, the sets of nodes that run concurrently (q, k and v
 projections share an input and one stage).  Edges record data flow for display and checks.
@@ -42,7 +43,7 @@ class NeuronGroup:
     name: str
     layer: int
     site: str
-    model: Literal["gif", "lif", "if", "ternary"]
+    model: Literal["gif", "lif", "if", "ternary", "gate"]
     size: int
     max_steps: int
     salient: int
@@ -129,13 +130,24 @@ class DenseOp:
     ops: dict[str, int]
     ops_per_position: dict[str, int] = field(default_factory=dict)
     param_bytes: float = 0.0
+    gated_by: str | None = None
 
-    def count(self, position: int) -> dict[str, int]:
-        """Op counts per class for a token at 0-based ``position`` (attends position+1)."""
+    def count(self, position: int, active: float = 1.0) -> dict[str, int]:
+        """Op counts per class for a token at 0-based ``position`` (attends position+1).
+
+        A gated op (``gated_by`` names a gate group, e.g. LTE's experts) runs only for the
+        active fraction ``active`` of its gate's channels: its counts scale by it.
+        """
         out = {k: int(self.ops.get(k, 0)) for k in OP_CLASSES}
         for k, v in self.ops_per_position.items():
             out[k] += int(v) * (position + 1)
+        if self.gated_by is not None and active != 1.0:
+            out = {k: int(round(v * active)) for k, v in out.items()}
         return out
+
+    def param_bytes_read(self, active: float = 1.0) -> float:
+        """Parameter bytes read for one token (a gated op reads only active experts')."""
+        return self.param_bytes * (active if self.gated_by is not None else 1.0)
 
 
 @dataclass(frozen=True)
@@ -180,12 +192,14 @@ class EventGraph:
         return 1 + max((b.layer for b in self.blocks), default=-1)
 
     def dense_equivalent_macs(self, position: int) -> int:
-        """MACs of the dense quantized model for a token at ``position``."""
+        """MACs of the dense model for a token at ``position``: every synapse block as a
+        matrix product (identity blocks excepted) plus the dense ops' MACs, all experts
+        active and no router (LTE's routers are not part of the dense model)."""
         total = sum(b.c_in * b.c_out for b in self.blocks if b.kind == "weights" and not b.identity)
         for b in self.blocks:
             if b.kind == "kv":
                 total += b.c_in * b.fanout_per_event * (position + 1)
-        total += sum(op.count(position)["mac"] for op in self.dense_ops)
+        total += sum(op.count(position)["mac"] for op in self.dense_ops if op.kind != "router")
         return total
 
     # --- serialisation ----------------------------------------------------------------

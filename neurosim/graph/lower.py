@@ -211,35 +211,75 @@ def lower_llama_spikellm(card: LlamaCard) -> EventGraph:
                       kv_cache=kv)
 
 
-@register("llama", "none")
-def lower_llama_dense(card: LlamaCard) -> EventGraph:
-    """Dense LLaMA: every operation runs on the dense units; no spiking sites."""
+def _llama_dense(card: LlamaCard, weight_bits: int, ffn: Callable[[_Builder, int], None]) -> EventGraph:
+    """LLaMA on the dense units: attention as dense ops, the FFN built by ``ffn(b, layer)``."""
     a = card.architecture
-    s: DenseScheme = card.spiking  # type: ignore[assignment]
-    d, f, h, d_kv, V = a.d_model, a.d_ffn, a.heads, a.d_kv, a.vocab
-    wb = s.weight_bits
+    d, h, d_kv, V = a.d_model, a.heads, a.d_kv, a.vocab
     b = _Builder()
     b.stage(DenseOp("embedding", -1, "embedding", {}, param_bytes=d * FP_BYTES))
     for L in range(a.layers):
         b.stage(rmsnorm(f"L{L}.attn_norm", L, d))
-        b.stage(dense_linear(f"L{L}.q_proj", L, d, d, wb), dense_linear(f"L{L}.k_proj", L, d, d_kv, wb),
-                dense_linear(f"L{L}.v_proj", L, d, d_kv, wb))
+        b.stage(dense_linear(f"L{L}.q_proj", L, d, d, weight_bits),
+                dense_linear(f"L{L}.k_proj", L, d, d_kv, weight_bits),
+                dense_linear(f"L{L}.v_proj", L, d, d_kv, weight_bits))
         b.stage(rope(f"L{L}.rope", L, d + d_kv))
         b.stage(DenseOp(f"L{L}.qk", L, "attention", {}, ops_per_position={"mac": d, "mul": h}))
         b.stage(softmax(f"L{L}.softmax", L, h))
         b.stage(DenseOp(f"L{L}.pv", L, "attention", {}, ops_per_position={"mac": d}))
-        b.stage(dense_linear(f"L{L}.o_proj", L, d, d, wb))
+        b.stage(dense_linear(f"L{L}.o_proj", L, d, d, weight_bits))
         b.stage(residual(f"L{L}.attn_residual", L, d), rmsnorm(f"L{L}.ffn_norm", L, d))
-        b.stage(dense_linear(f"L{L}.gate_proj", L, d, f, wb), dense_linear(f"L{L}.up_proj", L, d, f, wb))
-        b.stage(silu_gate(f"L{L}.silu_gate", L, f))
-        b.stage(dense_linear(f"L{L}.down_proj", L, f, d, wb))
+        ffn(b, L)
         b.stage(residual(f"L{L}.ffn_residual", L, d))
     b.stage(rmsnorm("final_norm", a.layers, d))
     b.stage(DenseOp("lm_head", a.layers, "lm_head", {"mac": d * V, "add": V},
                     param_bytes=(0 if a.tied_embeddings else d * V * FP_BYTES)))
-    kv = KVCache(layers=a.layers, width=d_kv, code_bits=s.activation_bits, max_steps=1)
+    kv = KVCache(layers=a.layers, width=d_kv, code_bits=16, max_steps=1)
     return EventGraph(card.name, card.family, b.groups, b.blocks, b.dense, b.stages, b.edges,
                       kv_cache=kv)
+
+
+@register("llama", "none")
+def lower_llama_dense(card: LlamaCard) -> EventGraph:
+    """Dense LLaMA: every operation runs on the dense units; no spiking sites."""
+    s: DenseScheme = card.spiking  # type: ignore[assignment]
+    d, f, wb = card.architecture.d_model, card.architecture.d_ffn, s.weight_bits
+
+    def ffn(b: _Builder, L: int) -> None:
+        b.stage(dense_linear(f"L{L}.gate_proj", L, d, f, wb), dense_linear(f"L{L}.up_proj", L, d, f, wb))
+        b.stage(silu_gate(f"L{L}.silu_gate", L, f))
+        b.stage(dense_linear(f"L{L}.down_proj", L, f, d, wb))
+
+    graph = _llama_dense(card, wb, ffn)
+    if s.activation_bits != 16 and graph.kv_cache is not None:
+        graph.kv_cache = dataclasses.replace(graph.kv_cache, code_bits=s.activation_bits)
+    return graph
+
+
+@register("llama", "lte")
+def lower_llama_lte(card: LlamaCard) -> EventGraph:
+    """LTE (seed-methods §4): FFN neurons in experts of ``expert_size``; a sigmoid router per
+    layer (``d x E`` MACs, E sigmoids, E threshold compares) picks the experts whose score
+    exceeds the threshold.  The decisions are a binary ``gate`` group (one channel per
+    expert, an identity block: a decision enables its expert); gate/up/down projections and
+    the SiLU gate are gated by it, so inactive experts cost no MACs and no weight reads."""
+    s = card.spiking
+    d, f, wb = card.architecture.d_model, card.architecture.d_ffn, s.weight_bits
+    experts = -(-f // s.expert_size)
+
+    def ffn(b: _Builder, L: int) -> None:
+        b.stage(dataclasses.replace(dense_linear(f"L{L}.router", L, d, experts, wb), kind="router"),
+                DenseOp(f"L{L}.router.sigmoid", L, "router", {"special": experts, "add": experts}))
+        g = NeuronGroup(f"L{L}.experts", L, "experts", "gate", experts, max_steps=1, salient=0,
+                        code_bits=1)
+        b.stage(g, SynapseBlock(f"L{L}.expert_enable", L, "experts", g.name, experts, experts, 1,
+                                identity=True))
+        gated = dict(gated_by=g.name)
+        b.stage(dataclasses.replace(dense_linear(f"L{L}.gate_proj", L, d, f, wb), **gated),
+                dataclasses.replace(dense_linear(f"L{L}.up_proj", L, d, f, wb), **gated))
+        b.stage(dataclasses.replace(silu_gate(f"L{L}.silu_gate", L, f), **gated))
+        b.stage(dataclasses.replace(dense_linear(f"L{L}.down_proj", L, f, d, wb), **gated))
+
+    return _llama_dense(card, wb, ffn)
 
 
 def with_weights(graph: EventGraph, art: Artifact) -> EventGraph:

@@ -243,12 +243,22 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
                            expected="a level with enough capacity, or an unbounded one")
 
     spilled_bytes = sum(graph[n].weight_bytes for n in spilled)  # type: ignore[union-attr]
-    spill_level = level_for(spilled_bytes) if spilled else 0
-    kv_level = None
+    kv_bytes = 0.0
     if graph.kv_cache is not None:
         kv_bytes = graph.kv_cache.layers * context * graph.kv_cache.bits_per_position() / 8
-        kv_level = level_for(kv_bytes + spilled_bytes)
     dense_bytes = sum(op.param_bytes for op in graph.dense_ops)
+    if fixed == "auto":  # add chips until their memory holds what the cores cannot
+        off_core = spilled_bytes + kv_bytes + dense_bytes
+        for m in levels[1:]:
+            if m.capacity_kib is None:
+                break
+            if m.scope == "chip":
+                chips = max(chips, min(max_chips, math.ceil(off_core / (m.capacity_kib.value * 1024))))
+                break
+        gx = math.ceil(math.sqrt(chips))
+        gy = math.ceil(chips / gx)
+    spill_level = level_for(spilled_bytes) if spilled else 0
+    kv_level = level_for(kv_bytes + spilled_bytes) if graph.kv_cache is not None else None
     dense_level = level_for(dense_bytes)
 
     # global coordinates of every core
