@@ -181,13 +181,17 @@ def run(
     if prof.kind == "gpu":
         gpus[prof.name] = prof
 
-    for pos in range(position):  # the KV cache holds every earlier position's codes
+    # decoders attend the earlier positions; an encoder (bert) attends its whole sequence of
+    # ``ctx`` positions, so every position is cached first and each token is counted at the
+    # last position without growing the cache
+    encoder = card.family == "bert"
+    for pos in range(ctx if encoder else position):
         codes = source.codes(pos)
         replayer.prefix(codes)
         if acc_replayer is not replayer:
             acc_replayer.prefix(codes)
         if progress is not None:
-            progress("prefix", pos + 1, position)
+            progress("prefix", pos + 1, ctx if encoder else position)
     rows, site_rows, base_rows = [], [], []
     # SpikeGPT's own accounting prices its projections at the measured LIF firing rate
     lif_neurons = (sum(g.size for g in graph.groups)
@@ -198,13 +202,13 @@ def run(
     block_meta = [(b.layer, b.site, b.name) for b in graph.blocks]
     params, emb = card.parameters, _embedding_params(card)
     for i in range(tokens):
-        pos = position + i
-        codes = source.codes(pos)
-        tc = replayer.token(codes, pos)
-        acc_tc = tc if acc_replayer is replayer else acc_replayer.token(codes, pos)
+        pos = ctx - 1 if encoder else position + i  # positions attended: pos + 1
+        codes = source.codes(position + i)
+        tc = replayer.token(codes, pos, grow=not encoder)
+        acc_tc = tc if acc_replayer is replayer else acc_replayer.token(codes, pos, not encoder)
         active = {g: float(tc.events[bi]) / graph[g].size for g, bi in gate_blocks.items()}
         row: dict[str, Any] = {
-            "token": i, "position": pos,
+            "token": i, "position": position + i,
             "events": int(tc.events.sum()), "synops": int(tc.synops.sum()),
             "synops_graded": int(tc.synops_graded.sum()),
             "dense_equivalent_macs": int(graph.dense_equivalent_macs(pos)),

@@ -38,3 +38,51 @@ def test_spikegpt_other_sizes_lower(name):
     g = lower(card)
     assert g.dense_equivalent_macs(0) == a.layers * (4 * a.d_model**2 + 2 * a.d_model * a.d_ffn
                                                     + a.d_model**2) + a.d_model * a.vocab
+
+
+def _decoder_projection_macs(graph) -> int:
+    return sum(op.count(0)["mac"] for op in graph.dense_ops
+               if op.kind == "linear" and op.layer >= 0 and op.name.split(".")[-1].endswith("proj"))
+
+
+def test_llama_7b_dense_gflops_per_token_lte_table_1():
+    """LTE Table 1 "Full": LLaMA-7B 12.06 GFLOPs per token.  What is counted: 2 FLOPs per MAC
+    of the decoder projections only (q, k, v, o and the FFN's gate, up, down in 32 layers:
+    32 x (4 d² + 3 d f) = 6.476e9 MACs), in units of 2^30; no attention scores, no head.
+    Source: Zheng et al. NeurIPS 2024 (seed-methods §5.4)."""
+    for name in ("llama-7b", "lte-llama-7b"):
+        g = lower(load_card(name))
+        macs = _decoder_projection_macs(g)
+        assert macs == 32 * (4 * 4096**2 + 3 * 4096 * 11008)
+        assert round(2 * macs / 2**30, 2) == 12.06
+
+
+def test_lte_flops_fall_linearly_with_expert_sparsity_and_include_the_router():
+    """Executed MACs = attention projections + (1 - s) x FFN + routers: linear in the expert
+    sparsity s, and the router costs d x E = 1.04 % of the FFN (E = 11008 / 32 = 344)."""
+    g = lower(load_card("lte-llama-7b"))
+    ffn = sum(op.count(0)["mac"] for op in g.dense_ops if op.gated_by)
+    router = sum(op.count(0)["mac"] for op in g.dense_ops if op.kind == "router")
+    attn = _decoder_projection_macs(g) - ffn
+    assert router == 32 * 4096 * 344 and 0.0095 < router / ffn < 0.0115
+    for s in (0.0, 0.25, 0.5, 0.75, 1.0):
+        executed = sum(op.count(0, 1 - s)["mac"] for op in g.dense_ops
+                       if op.kind in ("linear", "router") and op.layer >= 0)
+        assert executed == attn + round((1 - s) * ffn) + router
+
+
+def test_lte_runs_track_the_sparsity_knob():
+    """Over replayed tokens the dense-unit MACs follow the closed form within 1 %."""
+    import neurosim
+
+    card = load_card("lte-llama-7b")
+    g = lower(card)
+    ffn = sum(op.count(0)["mac"] for op in g.dense_ops if op.gated_by)
+    for s in (0.25, 0.75):
+        c = card.model_copy(update={"spiking": card.spiking.model_copy(update={"sparsity": s})})
+        res = neurosim.run(c, "generic-45nm", tokens=4)
+        full = sum(op.count(0)["mac"] for op in g.dense_ops)  # all experts, with routers
+        want = full - s * ffn
+        assert res.tokens["dense_macs"].mean() == pytest.approx(want, rel=0.01)
+        dense_eq = [g.dense_equivalent_macs(p) for p in range(4)]
+        assert res.tokens["dense_equivalent_macs"].tolist() == dense_eq  # all experts, no router

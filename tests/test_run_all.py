@@ -7,6 +7,7 @@ import math
 import pytest
 
 import neurosim
+from neurosim.cards import load_card
 from neurosim.hardware import list_profiles
 
 
@@ -28,3 +29,24 @@ def test_run_every_card_on_every_profile(model, profile):
         assert pt["synops"] > 1.2 * pt["dense_equivalent_macs"]
     if s["energy_by_component_j"] and r.tokens["latency_s"].notna().all():
         assert pt["energy_j"] == pytest.approx(sum(s["energy_by_component_j"].values()))
+
+
+NEW_CARDS = ["spikegpt-216m", "spikegpt-46m", "spikelm-bert-base", "lte-llama-7b", "spikellm-tiny"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", list_profiles())
+@pytest.mark.parametrize("model", NEW_CARDS)
+def test_every_new_card_runs_on_every_profile(model, profile):
+    r = neurosim.run(model, profile, tokens=2, context=64)
+    pt = r.summary()["per_token"]
+    assert pt["energy_j"] > 0 and math.isfinite(pt["energy_j"])
+    assert pt["events"] > 0 and pt["synops"] > 0
+    dense_eq = pt["dense_equivalent_macs"]
+    scheme = load_card(model).spiking.scheme
+    if scheme == "spikegpt":  # spikes are residual writes: one synapse each; MACs stay dense
+        assert pt["synops"] == pt["events"] and pt["dense_macs"] == dense_eq
+    elif scheme == "lte":  # only active experts run; routers are extra
+        assert pt["synops"] == pt["events"] and 0.4 * dense_eq < pt["dense_macs"] < 0.8 * dense_eq
+    elif scheme == "spikelm":  # ternary ACs over 4 steps at the card's firing rate 0.42
+        assert 1.5 * dense_eq < pt["synops"] < 1.9 * dense_eq

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from neurosim.cards.schema import DenseScheme, LlamaCard, ModelCard, RwkvCard, SpikeLLMScheme
+from neurosim.cards.schema import BertCard, DenseScheme, LlamaCard, ModelCard, RwkvCard, SpikeLLMScheme
 from neurosim.convert.artifact import Artifact
 from neurosim.errors import InputError, NotImplementedYet
 from neurosim.graph.ir import DenseOp, EventGraph, KVCache, NeuronGroup, SynapseBlock
@@ -353,3 +353,79 @@ def lower_rwkv_spikegpt(card: RwkvCard) -> EventGraph:
 def lower_rwkv_dense(card: RwkvCard) -> EventGraph:
     """Dense RWKV-4: the same operations with dense residual adds."""
     return _rwkv(card, spiking=False)
+
+
+# --- bert (SpikeLM) --------------------------------------------------------------------------
+
+
+def _times(op: DenseOp, k: int) -> DenseOp:
+    """``op`` run ``k`` times per token (SpikeLM runs every layer on each of its T steps)."""
+    return dataclasses.replace(op, ops={c: v * k for c, v in op.ops.items()},
+                               ops_per_position={c: v * k for c, v in op.ops_per_position.items()})
+
+
+def _bert(card: BertCard, spiking: bool) -> EventGraph:
+    """BERT-base encoder (post-LayerNorm).  With SpikeLM (seed-methods §3.1): every linear
+    reads ternary bi-spikes over T steps (its own neuron and alpha; outputs scaled by alpha,
+    one mul per output and step), K and V are re-spiked before Q·Kᵀ and P·V; Q, softmax,
+    LayerNorm, GELU and residuals stay continuous and run on each of the T steps.  A token
+    attends every position of its sequence (bidirectional); the task head runs once per
+    sequence and is not counted per token."""
+    a = card.architecture
+    d, f, h = a.d_model, a.d_ffn, a.heads
+    T = card.spiking.steps if spiking else 1
+    wb = card.spiking.weight_bits
+    b = _Builder()
+    b.stage(DenseOp("embedding", -1, "embedding", {"add": 2 * d}, param_bytes=3 * d * FP_BYTES),
+            layernorm("embedding.ln", -1, d))
+
+    def linear(L: int, site: str, c_in: int, c_out: int) -> list:
+        if not spiking:
+            return [dense_linear(f"L{L}.{site}", L, c_in, c_out, wb)]
+        g = NeuronGroup(f"L{L}.{site}.in", L, site, "ternary", c_in, max_steps=T, salient=0,
+                        code_bits=2, signed=True)
+        return [g, SynapseBlock(f"L{L}.{site}", L, site, g.name, c_in, c_out, wb),
+                DenseOp(f"L{L}.{site}.scale", L, "dequantize", {"mul": c_out * T, "add": c_out * T},
+                        param_bytes=c_out * FP_BYTES)]
+
+    for L in range(a.layers):
+        b.stage(*linear(L, "query", d, d), *linear(L, "key", d, d), *linear(L, "value", d, d))
+        if spiking:
+            kg = NeuronGroup(f"L{L}.k_spike", L, "k_spike", "ternary", d, max_steps=T, salient=0,
+                             code_bits=2, signed=True)
+            b.stage(kg, SynapseBlock(f"L{L}.qk", L, "qk", kg.name, d, h, 32, kind="kv",
+                                     fanout_per_event=1, kv_heads=h))
+            b.stage(_times(softmax(f"L{L}.softmax", L, h), T))
+            vg = NeuronGroup(f"L{L}.v_spike", L, "v_spike", "ternary", d, max_steps=T, salient=0,
+                             code_bits=2, signed=True)
+            b.stage(vg, SynapseBlock(f"L{L}.pv", L, "pv", vg.name, d, d, 32, kind="kv",
+                                     fanout_per_event=1, kv_heads=h))
+        else:
+            b.stage(DenseOp(f"L{L}.qk", L, "attention", {}, ops_per_position={"mac": d, "mul": h}))
+            b.stage(softmax(f"L{L}.softmax", L, h))
+            b.stage(DenseOp(f"L{L}.pv", L, "attention", {}, ops_per_position={"mac": d}))
+        b.stage(*linear(L, "attn_out", d, d))
+        b.stage(_times(residual(f"L{L}.attn_residual", L, d), T),
+                _times(layernorm(f"L{L}.attn_ln", L, d), T))
+        b.stage(*linear(L, "ffn_in", d, f))
+        b.stage(_times(DenseOp(f"L{L}.gelu", L, "activation", {"special": f, "mul": 3 * f, "add": f}), T))
+        b.stage(*linear(L, "ffn_out", f, d))
+        b.stage(_times(residual(f"L{L}.ffn_residual", L, d), T),
+                _times(layernorm(f"L{L}.ffn_ln", L, d), T))
+    if spiking:
+        b.stage(DenseOp("mean_over_steps", a.layers, "readout", {"add": d * (T - 1), "mul": d}))
+    kv = KVCache(layers=a.layers, width=d, code_bits=2 if spiking else 16, max_steps=T)
+    return EventGraph(card.name, card.family, b.groups, b.blocks, b.dense, b.stages, b.edges,
+                      kv_cache=kv)
+
+
+@register("bert", "spikelm")
+def lower_bert_spikelm(card: BertCard) -> EventGraph:
+    """SpikeLM: BERT with elastic bi-spiking ternary inputs to every linear, T steps/token."""
+    return _bert(card, spiking=True)
+
+
+@register("bert", "none")
+def lower_bert_dense(card: BertCard) -> EventGraph:
+    """Dense BERT encoder."""
+    return _bert(card, spiking=False)

@@ -87,8 +87,13 @@ class Replayer:
         ce = _chunk_events(codes, self.plan.chunk_start, self.plan.chunk_unary)
         self.kv_cum[: ce.shape[0], self._kv] += ce[:, self._kv]
 
-    def token(self, codes: np.ndarray, position: int) -> TokenCounters:
-        """Counters of one token. ``codes`` (steps, N) int8 as the traffic source emits."""
+    def token(self, codes: np.ndarray, position: int, grow: bool = True) -> TokenCounters:
+        """Counters of one token. ``codes`` (steps, N) int8 as the traffic source emits.
+
+        ``grow``: the token's K/V codes join the cache (causal decoding).  ``False``: the
+        cache already holds every position of the sequence, this token's included, and the
+        token attends all of them (a bidirectional encoder).
+        """
         p = self.plan
         if codes.dtype != np.int8 or codes.ndim != 2 or codes.shape[1] != len(p.chan_chunk):
             raise ValueError(f"codes must be int8 of shape (steps, {len(p.chan_chunk)})")
@@ -96,7 +101,8 @@ class Replayer:
         ce = _chunk_events(codes, p.chunk_start, p.chunk_unary)
         if steps < self.max_steps:
             ce = np.vstack([ce, np.zeros((self.max_steps - steps, p.n_chunks), np.int64)])
-        self.kv_cum[:, self._kv] += ce[:, self._kv]
+        if grow:
+            self.kv_cum[:, self._kv] += ce[:, self._kv]
         ce[:, self._kv] = self.kv_cum[:, self._kv]
 
         ev_tile = ce[:, p.tile_chunk]                           # (S, T)
