@@ -320,3 +320,46 @@ def traffic_agreement(model: str | ModelCard, profile: str | Profile, *, tokens:
     for col in ("events", "synops", "messages", "energy_j"):
         out[f"{col}_diff"] = out[f"{col}_synthetic"] / out[f"{col}_real"] - 1
     return out.rename_axis("site").reset_index()
+
+
+def compare(models: list[str | ModelCard], profile: str | Profile, *, tokens: int = 4,
+            seed: int = 0, context: int | None = None,
+            progress: Progress | None = None) -> pd.DataFrame:
+    """The families side by side on one profile, a row per model (means per token).
+
+    ``energy_j``, ``tokens_per_s`` (1 / latency), ``synops``, ``dense_equivalent_macs`` and
+    their ratio, ``dense_macs`` (what the dense units run), ``outside_synapses`` (share of the
+    energy not spent on synaptic operations), and ``paper_j``: the paper-style accounting of the
+    same traffic on generic-45nm (SpikeGPT: projections at E_AC x firing rate; the others:
+    synops x E_AC plus non-spiking ops at their class energies), with ``paper_share`` =
+    paper_j / energy_j, the part of this estimate such an accounting covers; ``share:<c>``
+    each energy component's share (synapses, neurons, memory levels, NoC, dense, static ...).
+    """
+    prof = profile if not isinstance(profile, str) else load_profile(profile)
+    rows = []
+    for k, model in enumerate(models):
+        card = model if not isinstance(model, str) else load_card(model)
+        res = run(card, prof, tokens=tokens, seed=seed, context=context)
+        t, s = res.tokens, res.summary()["per_token"]
+        base = res.baselines.groupby("profile")["energy_j"].mean()
+        paper = base.get("generic-45nm:paper", base.get("generic-45nm:spiking"))
+        if prof.kind == "accounting":  # the run is the accounting itself
+            paper = s["energy_j"] if paper is None else paper
+        syn = float(t["energy_j:synapses"].mean()) if "energy_j:synapses" in t else 0.0
+        lat = s["latency_s"]
+        rows.append({
+            "model": card.name, "family": card.family, "scheme": card.spiking.scheme,
+            "energy_j": s["energy_j"], "tokens_per_s": (1 / lat) if lat else None,
+            "synops": s["synops"], "dense_equivalent_macs": s["dense_equivalent_macs"],
+            "synops_per_dense_mac": s["synops"] / s["dense_equivalent_macs"],
+            "dense_macs": s["dense_macs"],
+            "outside_synapses": 1 - syn / s["energy_j"] if s["energy_j"] else None,
+            "paper_j": float(paper) if paper is not None else None,
+            "paper_share": float(paper) / s["energy_j"] if paper is not None and s["energy_j"] else None,
+            "traffic": res.traffic,
+            **{f"share:{c.split(':', 1)[1]}": float(t[c].mean()) / s["energy_j"]
+               for c in t if c.startswith("energy_j:") and s["energy_j"]},
+        })
+        if progress is not None:
+            progress("compare", k + 1, len(models))
+    return pd.DataFrame(rows)

@@ -243,6 +243,38 @@ def _cmd_conform(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from neurosim.api import compare
+
+    prof = load_profile(args.profile)
+    cards = [load_card(m) for m in args.models]
+    with _Bars(args.json, model=", ".join(c.name for c in cards), profile=prof.name) as bars:
+        df = compare(cards, prof, tokens=args.tokens, seed=args.seed, context=args.context,
+                     progress=bars)
+    rows = df.to_dict(orient="records")
+    if args.json:
+        _print_json({"profile": prof.name, "tokens": args.tokens, "models": rows})
+        return 0
+    t = Table("model", "family", "energy/token", "tokens/s", "synops", "dense-eq MACs",
+              "synops / dense", "dense-unit MACs", "outside synapses", "paper accounting",
+              "paper / this")
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    for r in rows:
+        t.add_row(r["model"], f"{r['family']}/{r['scheme']}", _si(r["energy_j"], "J"),
+                  "n/a" if r["tokens_per_s"] is None else f"{r['tokens_per_s']:.3g}",
+                  f"{r['synops']:.3g}", f"{r['dense_equivalent_macs']:.3g}",
+                  f"{r['synops_per_dense_mac']:.3f}", f"{r['dense_macs'] or 0:.3g}",
+                  pct(r["outside_synapses"]),
+                  "n/a" if r["paper_j"] is None else _si(r["paper_j"], "J"), pct(r["paper_share"]))
+    con = _console()
+    con.print(f"[bold]{prof.name}[/bold]: {args.tokens} tokens per model, means per token")
+    con.print(t)
+    con.print("paper accounting: the same traffic priced as the papers do on generic-45nm "
+              "(synops x E_AC + non-spiking ops; SpikeGPT: projections at E_AC x firing rate); "
+              "paper / this: the share of this estimate it covers")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from neurosim.api import run
 
@@ -609,6 +641,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="directory to write JSON + Parquet results")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_cmd_run)
+
+    x = sub.add_parser("compare", help="model families side by side on one profile")
+    x.add_argument("--profile", required=True)
+    x.add_argument("models", nargs="+", metavar="MODEL")
+    x.add_argument("--tokens", type=_positive_int, default=4, help="tokens per model")
+    x.add_argument("--seed", type=_nonnegative_int, default=0)
+    x.add_argument("--context", type=_positive_int, default=None,
+                   help="KV cache / sequence length (default: each card's max_context)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_compare)
 
     b = sub.add_parser("backends", help="simulation backends, whether they run here, and their limits")
     b.add_argument("--json", action="store_true")

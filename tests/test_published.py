@@ -86,3 +86,20 @@ def test_lte_runs_track_the_sparsity_knob():
         assert res.tokens["dense_macs"].mean() == pytest.approx(want, rel=0.01)
         dense_eq = [g.dense_equivalent_macs(p) for p in range(4)]
         assert res.tokens["dense_equivalent_macs"].tolist() == dense_eq  # all experts, no router
+
+
+def test_compare_puts_the_families_side_by_side(cli):
+    r = cli("compare", "--profile", "generic-45nm", "spikegpt-216m", "spikelm-bert-base",
+            "lte-llama-7b", "--tokens", "2", "--context", "32", "--json")
+    assert r.code == 0, r.err
+    rows = {row["model"]: row for row in r.json()["models"]}
+    gpt = rows["spikegpt-216m"]
+    assert round(gpt["dense_equivalent_macs"] / 1e6, 1) == 176.6
+    assert gpt["dense_macs"] == gpt["dense_equivalent_macs"]
+    # SpikeGPT's own accounting (projections at E_AC x R) covers well under half of the
+    # as-built accounting, where the projections read continuous inputs (MACs)
+    assert 0.1 < gpt["paper_share"] < 0.5
+    assert rows["spikelm-bert-base"]["synops_per_dense_mac"] > 1  # 4 steps of ternary ACs
+    assert rows["lte-llama-7b"]["dense_macs"] < rows["lte-llama-7b"]["dense_equivalent_macs"]
+    bad = cli("compare", "--profile", "loihi2", "spikegpt-999m")
+    assert bad.code == 2 and "spikegpt-216m" in bad.err
