@@ -94,6 +94,8 @@ def _traffic(card: ModelCard, graph: EventGraph, art, seed: int, traffic: str | 
         return RateTraffic(graph, [s.firing_rate] * len(graph.groups), seed,
                            {"firing_rate": s.firing_rate,
                             "rule": "+1 and -1 each at firing_rate/2 per step"})
+    if s.scheme == "none":  # a dense model has no spiking sites: nothing to replay
+        return RateTraffic(graph, [], seed, {"rule": "no spiking sites"})
     if s.scheme == "lte":
         return RateTraffic(graph, [1 - s.sparsity] * len(graph.groups), seed,
                            {"sparsity": s.sparsity,

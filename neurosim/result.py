@@ -79,7 +79,10 @@ class Result:
 
     def top_sites(self, n: int = 5) -> pd.DataFrame:
         """The ``n`` site types (over layers) with the most energy per token."""
-        s = self.sites.groupby("site")[["energy_j", "events", "synops"]].sum()
+        cols = ["energy_j", "events", "synops"]
+        if self.sites.empty:  # a dense model has no spiking sites
+            return pd.DataFrame(columns=cols)
+        s = self.sites.groupby("site")[cols].sum()
         return (s / self.tokens.shape[0]).sort_values("energy_j", ascending=False).head(n)
 
     def summary(self) -> dict[str, Any]:
