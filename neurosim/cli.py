@@ -155,7 +155,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 STAGES = {"convert": "converting {model} (calibration windows)",
           "trace": "recording a spike trace of {model}", "prefix": "filling the KV cache",
-          "replay": "replaying {model} on {profile}"}
+          "replay": "replaying {model} on {profile}",
+          "simulate": "simulating the neurons of {model} on the chosen backend",
+          "compare": "comparing {model} on {profile}"}
 
 
 class _Bars:
