@@ -30,7 +30,7 @@ from neurosim.replay.engine import Latencies, Replayer
 from neurosim.replay.plan import build_plan
 from neurosim.result import Result
 from neurosim.traffic.fitted import FittedTraffic, load_fit
-from neurosim.traffic.rates import RateTraffic, layer_rates
+from neurosim.traffic.rates import RateTraffic, RecordedTraffic, layer_rates
 from neurosim.traffic.synthetic import SyntheticTraffic
 from neurosim.traffic.trace import RealTraffic
 
@@ -82,6 +82,20 @@ def _traffic(card: ModelCard, graph: EventGraph, art, seed: int, traffic: str | 
 
         return RealTraffic(trace_for(card, art, last_position + 1, progress), graph)
     s = card.spiking
+    if kind == "recurrence":
+        if s.scheme != "spikegpt":
+            raise InputError(card.name, "traffic", "recurrence traffic runs SpikeGPT's RNN form",
+                             got=s.scheme, expected="a spikegpt card, or --traffic synthetic")
+        from neurosim.convert.rwkv import SpikeGPTRecurrence
+        from neurosim.convert.text import load_text
+
+        text = load_text("pydoc-eval")
+        ids = np.frombuffer(text.body.encode(), np.uint8)[: last_position + 1]
+        spikes = SpikeGPTRecurrence(card, seed).trace(ids)
+        return RecordedTraffic(spikes, {
+            "model": "SpikeGPT recurrence, seeded random RWKV-4 weights", "seed": seed,
+            "text": {"name": text.name, "sha256": text.sha256, "ids": "UTF-8 bytes mod vocab"},
+            "tokens_recorded": len(ids)})
     if s.scheme == "spikellm":
         if card.traffic.fit:
             return FittedTraffic(graph, load_fit(card.traffic.fit), s.abits, seed)
@@ -130,6 +144,9 @@ def run(
         raise InputError("run", "tokens", "must be an integer >= 1", got=tokens)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError("run", "seed", "must be an integer >= 0", got=seed)
+    if traffic not in (None, "synthetic", "real", "recurrence"):
+        raise InputError("run", "traffic", "unknown traffic source", got=traffic,
+                         expected="synthetic, real or recurrence")
     be = get_backend(backend)
     why = be.unavailable()
     if why:

@@ -636,8 +636,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="position of the first token (KV cache length)")
     r.add_argument("--context", type=_positive_int, default=None,
                    help="KV cache capacity in positions (default: the card's max_context)")
-    r.add_argument("--traffic", choices=["synthetic", "real"], default=None,
-                   help="traffic source (default: the card's)")
+    r.add_argument("--traffic", choices=["synthetic", "real", "recurrence"], default=None,
+                   help="traffic source (default: the card's); recurrence: SpikeGPT's RNN "
+                        "with seeded random weights")
     r.add_argument("--backend", default="numba",
                    help="simulation backend: numba (default) or lava (`neurosim backends`)")
     r.add_argument("--out", help="directory to write JSON + Parquet results")

@@ -65,3 +65,19 @@ def layer_rates(rate: float | Sequence[float], layers: int) -> list[float]:
     if len(rate) != layers:
         raise ValueError(f"{len(rate)} rates for {layers} layers")
     return [float(r) for r in rate]
+
+
+class RecordedTraffic:
+    """Spikes recorded from a model's own recurrence: ``spikes`` (tokens, N) per position."""
+
+    kind = "recurrence"
+
+    def __init__(self, spikes: np.ndarray, description: dict[str, Any]) -> None:
+        self.spikes, self.description = spikes, description
+
+    def codes(self, position: int) -> np.ndarray:
+        return self.spikes[position][None, :].astype(np.int8)
+
+    def provenance(self) -> dict[str, Any]:
+        return {"kind": "recurrence", **self.description,
+                "mean_rate": float(self.spikes.mean()) if self.spikes.size else 0.0}
