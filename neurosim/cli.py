@@ -18,6 +18,7 @@ from rich.table import Table
 
 import neurosim
 from neurosim._schema import iter_quantities
+from neurosim.backends.conformance import BUILDERS as CONFORMANCE_CASES
 from neurosim.cards import card_summary, list_cards, load_card
 from neurosim.errors import NeurosimError
 from neurosim.hardware import list_profiles, load_profile, profile_hash, profile_to_yaml
@@ -184,9 +185,6 @@ class _Bars:
 
     def __exit__(self, *exc) -> None:
         self.bar.__exit__(*exc)
-
-
-CASES = ("gif_layer", "lif_two_layer", "ternary_layer", "spikellm_slice")
 
 
 def backends_list() -> list[dict[str, Any]]:
@@ -661,7 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("conform", help="run the conformance suite on a backend against numba")
     x.add_argument("--backend", default="lava", help="backend to check (default lava)")
-    x.add_argument("--case", action="append", choices=CASES,
+    x.add_argument("--case", action="append", choices=list(CONFORMANCE_CASES),
                    help="a case to run (repeatable; default: all)")
     x.add_argument("--seed", type=_nonnegative_int, default=0)
     x.add_argument("--timeout", type=_positive_int, default=None,

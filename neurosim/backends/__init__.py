@@ -55,8 +55,9 @@ class Capabilities:
                 if bits > self.max_payload_bits:
                     return (f"population {p.name} sends {bits}-bit payloads; the limit is "
                             f"{self.max_payload_bits}")
-        if self.connected_only and net.components() != 1:
-            return f"the net has {net.components()} unconnected parts; one connected net is run"
+        parts = net.components() if self.connected_only else 1
+        if parts != 1:
+            return f"the net has {parts} unconnected parts; one connected net is run"
         return None
 
 
