@@ -63,3 +63,14 @@ def verify_files(path: Path, digests: list[tuple[str, str]], verify: bool, redo:
         if verify and file_sha256(f) != digest:
             raise InputError(str(f), None, "SHA-256 mismatch: the file is truncated or corrupted",
                              expected=f"sha256 {digest[:16]}...; {redo}")
+
+
+def read_safetensors(path: Path) -> dict[str, Any]:
+    """The numpy tensors of a safetensors file, refusing an unreadable one."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise InputError(str(path), None, f"cannot read: {exc}") from None

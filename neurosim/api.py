@@ -73,6 +73,9 @@ def compile_graph(card: ModelCard, progress: Progress | None = None, art=None) -
 def _traffic(card: ModelCard, graph: EventGraph, art, seed: int, traffic: str | None,
              last_position: int, progress: Progress | None):
     kind = traffic or card.traffic.default
+    s = card.spiking
+    if kind == "real" and s.scheme == "lte":
+        return _lte_real(card, last_position, progress)
     if kind == "real":
         if art is None:
             raise InputError(card.name, "weights.source", "real traffic needs real weights",
@@ -81,7 +84,6 @@ def _traffic(card: ModelCard, graph: EventGraph, art, seed: int, traffic: str | 
         from neurosim.convert.cache import trace_for
 
         return RealTraffic(trace_for(card, art, last_position + 1, progress), graph)
-    s = card.spiking
     if kind == "recurrence":
         if s.scheme != "spikegpt":
             raise InputError(card.name, "traffic", "recurrence traffic runs SpikeGPT's RNN form",
@@ -111,11 +113,39 @@ def _traffic(card: ModelCard, graph: EventGraph, art, seed: int, traffic: str | 
     if s.scheme == "none":  # a dense model has no spiking sites: nothing to replay
         return RateTraffic(graph, [], seed, {"rule": "no spiking sites"})
     if s.scheme == "lte":
-        return RateTraffic(graph, [1 - s.sparsity] * len(graph.groups), seed,
+        if s.sparsity is None:
+            raise InputError(card.name, "spiking.sparsity", "synthetic LTE traffic needs the "
+                             "expert sparsity", expected="a fraction, or one per layer; or --traffic real")
+        per_layer = layer_rates(s.sparsity, card.architecture.layers)
+        return RateTraffic(graph, [1 - per_layer[g.layer] for g in graph.groups], seed,
                            {"sparsity": s.sparsity,
                             "rule": "each expert active with probability 1 - sparsity"})
     raise NotImplementedYet(f"{card.name}: synthetic traffic for scheme '{s.scheme}' is not "
                             "implemented yet")
+
+
+def _lte_real(card: ModelCard, last_position: int, progress: Progress | None) -> RecordedTraffic:
+    """The expert decisions of the card's router (built on its real weights) on real text."""
+    if card.spiking.router is None or card.weights.source == "none":
+        raise InputError(card.name, "spiking.router", "real LTE traffic needs a router built on "
+                         "real weights", expected="an LTE card with weights and spiking.router, "
+                         "or --traffic synthetic")
+    from neurosim.convert.cache import router_for
+    from neurosim.convert.lte import load_gates
+
+    router = router_for(card, progress)
+    gates = load_gates(router)
+    if last_position >= len(gates):
+        raise InputError(card.name, "spiking.router.evaluation_tokens",
+                         "fewer expert decisions recorded than positions asked for",
+                         got=len(gates), expected=f">= {last_position + 1} (or fewer --tokens)")
+    ev, tr = router.meta["evaluation"], router.meta["training"]
+    return RecordedTraffic(gates, {
+        "model": "LTE routers on the card's real weights (model frozen)",
+        "router_sha256": router.meta["files"]["router.safetensors"],
+        "checkpoint_sha256": router.meta["checkpoint"]["sha256"],
+        "text": {"name": ev["text"], "sha256": ev["sha256"]}, "eta": tr["eta"],
+        "ppl_full": ev["ppl_full"], "ppl_routed": ev["ppl_routed"]}, kind="real")
 
 
 def run(

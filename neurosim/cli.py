@@ -158,7 +158,8 @@ STAGES = {"convert": "converting {model} (calibration windows)",
           "trace": "recording a spike trace of {model}", "prefix": "filling the KV cache",
           "replay": "replaying {model} on {profile}",
           "simulate": "simulating the neurons of {model} on the chosen backend",
-          "compare": "comparing {model} on {profile}"}
+          "compare": "comparing {model} on {profile}",
+          "router": "building the LTE experts and routers of {model} (layers, then evaluation)"}
 
 
 class _Bars:
@@ -403,6 +404,63 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                             ("spikellm", "SpikeLLM W4A4"), ("w4a16", "W4 only (activations FP)"),
                             ("w16a4", "A4 only (weights FP)")):
             t.add_row(label, f"{res[f'ppl_{mode}']:,.2f}")
+        con.print(t)
+    return 0
+
+
+def _fractions(text: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if not vals or not all(0 < v <= 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"fractions in (0, 1] expected, got {text!r}")
+    return vals
+
+
+def _cmd_lte_router(args: argparse.Namespace) -> int:
+    from neurosim.convert.cache import router_for
+
+    card = load_card(args.model)
+    if card.spiking.scheme != "lte":
+        from neurosim.errors import InputError
+
+        raise InputError(card.name, "spiking.scheme", "not an LTE card", got=card.spiking.scheme,
+                         expected="lte (e.g. lte-smollm2-135m)")
+    with _Bars(args.json, model=card.name) as bars:
+        router = router_for(card, bars)
+    meta = {k: v for k, v in router.meta.items() if k != "files"}
+    meta["path"] = str(router.path)
+    if args.oracle:
+        from neurosim.convert.checkpoint import checkpoint_path, load_checkpoint
+        from neurosim.convert.lte import oracle_perplexity
+
+        ckpt = load_checkpoint(checkpoint_path(card))
+        ev = meta["evaluation"]
+        meta["oracle"] = [{"keep": k, "grouping": g, "ppl": oracle_perplexity(
+            ckpt, meta["expert_size"], k, g, ev["tokens"], ev["window"])}
+            for k in args.oracle for g in ("kmeans", "random")]
+    if args.json:
+        _print_json(meta)
+        return 0
+    ev, tr = meta["evaluation"], meta["training"]
+    con = _console()
+    con.print(f"[bold]{card.name}[/bold]: {meta['experts']} experts of {meta['expert_size']} per "
+              f"layer, tau {meta['tau']}, eta {tr['eta']}, lambda {tr['separability']} "
+              f"({router.path})")
+    con.print(f"  on {ev['tokens']} tokens of {ev['text']}: {100 * ev['active']:.1f} % of experts "
+              f"active (sparsity {100 * (1 - ev['active']):.1f} %); perplexity "
+              f"{ev['ppl_full']:.2f} full, {ev['ppl_routed']:.2f} routed")
+    t = Table("layer", "active", "soft error", "hard error", title="per layer (calibration error: "
+              "relative FFN output error per token)")
+    for i, (a, f) in enumerate(zip(ev["active_per_layer"], tr["per_layer"])):
+        t.add_row(str(i), f"{100 * a:.1f} %", f"{f['soft_error']:.3f}", f"{f['hard_error']:.3f}")
+    con.print(t)
+    if meta.get("oracle"):
+        t = Table("experts kept per token", "grouping", "perplexity",
+                  title="oracle: the largest expert outputs kept, model frozen")
+        for o in meta["oracle"]:
+            t.add_row(f"{100 * o['keep']:.0f} %", o["grouping"], f"{o['ppl']:.2f}")
         con.print(t)
     return 0
 
@@ -711,6 +769,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--artifact", help="converted artifact (default: the cache, converting if needed)")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_eval)
+
+    x = sub.add_parser("lte-router", help="build (or show) an LTE card's experts and routers on "
+                       "its real weights: sparsity and perplexity")
+    x.add_argument("--model", required=True, help="an LTE card with weights (lte-smollm2-135m)")
+    x.add_argument("--oracle", type=_fractions, default=None, metavar="KEEP[,KEEP...]",
+                   help="also the perplexity when each token keeps its largest experts (e.g. "
+                        "0.9,0.75,0.5), K-means and random grouping")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_lte_router)
 
     i = sub.add_parser("inspect", help="show how a model maps onto a profile's cores and chips")
     i.add_argument("--model", required=True)

@@ -37,6 +37,7 @@ def test_card_round_trips(filename):
         ("spikellm-13b", 13.0e9),
         ("spikellm-70b", 68.98e9),
         ("smollm2-135m-spikellm", 134.5e6),
+        ("lte-smollm2-135m", 134.5e6),
         ("spikelm-bert-base", 109.5e6),
         ("spikegpt-216m", 215.4e6),
     ],

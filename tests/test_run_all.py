@@ -31,8 +31,8 @@ def test_run_every_card_on_every_profile(model, profile):
         assert pt["energy_j"] == pytest.approx(sum(s["energy_by_component_j"].values()))
 
 
-NEW_CARDS = ["spikegpt-216m", "spikegpt-46m", "spikelm-bert-base", "lte-llama-7b", "spikellm-tiny",
-             "llama-7b"]
+NEW_CARDS = ["spikegpt-216m", "spikegpt-46m", "spikelm-bert-base", "lte-llama-7b", "lte-smollm2-135m",
+             "spikellm-tiny", "llama-7b"]
 
 
 @pytest.mark.slow
@@ -51,6 +51,11 @@ def test_every_new_card_runs_on_every_profile(model, profile):
     if scheme == "spikegpt":  # spikes are residual writes: one synapse each; MACs stay dense
         assert pt["synops"] == pt["events"] and pt["dense_macs"] == dense_eq
     elif scheme == "lte":  # only active experts run; routers are extra
-        assert pt["synops"] == pt["events"] and 0.4 * dense_eq < pt["dense_macs"] < 0.8 * dense_eq
+        assert pt["synops"] == pt["events"]
+        if load_card(model).spiking.sparsity == 0.5:  # synthetic: half the experts
+            assert 0.4 * dense_eq < pt["dense_macs"] < 0.8 * dense_eq
+        else:  # real router decisions: some experts off, routers (1 % of the FFN) on
+            assert pt["events"] < load_card(model).architecture.layers * 48
+            assert pt["dense_macs"] < 1.01 * dense_eq
     elif scheme == "spikelm":  # ternary ACs over 4 steps at the card's firing rate 0.42
         assert 1.5 * dense_eq < pt["synops"] < 1.9 * dense_eq

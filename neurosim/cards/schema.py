@@ -66,13 +66,27 @@ class SpikeLMScheme(Strict):
     source: str = Field(min_length=1)
 
 
+class LTERouter(Strict):
+    """How a router is built on real weights (neurosim.convert.lte): stage-1 loss weights."""
+
+    eta: Annotated[float, Field(ge=0.0)] = Field(description="efficiency loss weight (sparsity knob)")
+    separability: Annotated[float, Field(ge=0.0)] = 0.5
+    steps: PositiveInt = 300
+    calibration_tokens: PositiveInt = 1024
+    evaluation_tokens: PositiveInt = 512
+
+
 class LTEScheme(Strict):
-    """LTE (seed-methods §4): FFN neurons in experts, a sigmoid router per layer."""
+    """LTE (seed-methods §4): FFN neurons in experts, a sigmoid router per layer.
+
+    ``sparsity`` drives synthetic traffic (one number, or one per layer); ``router`` builds
+    the experts and routers on the card's real weights (real traffic)."""
 
     scheme: Literal["lte"]
     expert_size: PositiveInt
     router_threshold: Annotated[float, Field(gt=0.0, lt=1.0)]
-    sparsity: Fraction
+    sparsity: Fraction | list[Fraction] | None = None
+    router: LTERouter | None = None
     weight_bits: Annotated[int, Field(ge=1, le=32)]
     source: str = Field(min_length=1)
 
@@ -261,6 +275,25 @@ class _CardBase(Strict):
 class LlamaCard(_CardBase):
     family: Literal["llama"]
     architecture: LlamaArchitecture
+
+    @model_validator(mode="after")
+    def _lte(self):
+        s = self.spiking
+        if s.scheme != "lte":
+            return self
+        if isinstance(s.sparsity, list) and len(s.sparsity) != self.architecture.layers:
+            raise _LocatedValueError(("spiking", "sparsity"), len(s.sparsity),
+                                     "one expert sparsity per layer",
+                                     f"{self.architecture.layers} values, or one number")
+        if self.traffic.default == "synthetic" and s.sparsity is None:
+            raise _LocatedValueError(("spiking", "sparsity"), None,
+                                     "synthetic traffic needs the expert sparsity",
+                                     "a fraction, or one per layer")
+        if self.traffic.default == "real" and (s.router is None or self.weights.source == "none"):
+            raise _LocatedValueError(("spiking", "router"), None,
+                                     "real LTE traffic needs a router built on real weights",
+                                     "spiking.router settings and weights.source path or package")
+        return self
 
     @classmethod
     def _allowed_schemes(cls) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim._files import file_sha256, read_manifest, replace_dir, verify_files
+from neurosim._files import file_sha256, read_manifest, read_safetensors, replace_dir, verify_files
 from neurosim.convert.checkpoint import LINEAR_SITES, LlamaShape, linear_name
 from neurosim.errors import InputError
 
@@ -151,17 +151,11 @@ def save_artifact(out: Path, meta: dict[str, Any], tensors: dict[str, np.ndarray
 
 def load_artifact(path: str | Path, verify: bool = True) -> Artifact:
     """Read an artifact directory; ``verify`` checks every file's SHA-256 first."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
     path = Path(path)
     meta = read_manifest(path, "artifact.json", FORMAT, VERSION, "neurosim SpikeLLM artifact",
                          "neurosim convert")
     verify_files(path, list(meta.get("files", {}).items()), verify, "convert again")
-    try:
-        tensors = load_file(str(path / "tensors.safetensors"))
-    except (SafetensorError, OSError) as exc:
-        raise InputError(str(path / "tensors.safetensors"), None, f"cannot read: {exc}") from None
+    tensors = read_safetensors(path / "tensors.safetensors")
     art = Artifact(path, meta, tensors)
     sh = art.shape
     for L in range(sh.layers):

@@ -1,8 +1,9 @@
 """The conversion cache: one artifact per card and spike traces per artifact.
 
-``$NEUROSIM_CACHE`` (default ``~/.cache/neurosim``) holds ``artifacts/<card>-<card sha>``
-and ``traces/<card>-<artifact sha>-<text>-<tokens>``.  A missing entry is built (convert
-with the default calibration, record on the evaluation text); an existing one is checked
+``$NEUROSIM_CACHE`` (default ``~/.cache/neurosim``) holds ``artifacts/<card>-<card sha>``,
+``traces/<card>-<artifact sha>-<text>-<tokens>`` and LTE ``routers/<card>-<card sha>``.  A
+missing entry is built (convert with the default calibration, record on the evaluation text;
+a router is trained as in neurosim.convert.lte); an existing one is checked
 against its checksums and refused, with its path, if damaged; an artifact of an older
 format is converted again.
 """
@@ -73,3 +74,27 @@ def trace_for(card: ModelCard, art: Artifact, tokens: int,
     n = max(tokens, MIN_TRACE_TOKENS)
     cb = None if progress is None else (lambda i, k: progress("trace", i, k))
     return record_trace(art, card, TRACE_TEXT, n, root / f"{stem}{n}", progress=cb)
+
+
+def router_for(card: ModelCard, progress: Progress | None = None):
+    """The card's cached LTE router (neurosim.convert.lte), building it if there is none."""
+    path = cache_dir() / "routers" / f"{card.name}-{card_hash(card)[:12]}"
+    if (path / "router.json").is_file():
+        from neurosim.convert.lte import VERSION as ROUTER_VERSION
+        from neurosim.convert.lte import load_router
+
+        if _version(path / "router.json") == ROUTER_VERSION:
+            return load_router(path)
+    need_torch("lte-router")
+    from neurosim.convert.checkpoint import checkpoint_path, load_checkpoint
+    from neurosim.convert.lte import build_router
+
+    r = card.spiking.router
+    if r is None:
+        raise InputError(card.name, "spiking.router", "the card has no router settings",
+                         expected="spiking.router with eta (an LTE card with real weights)")
+    ckpt = load_checkpoint(checkpoint_path(card))
+    cb = None if progress is None else (lambda i, n: progress("router", i, n))
+    return build_router(card, ckpt, path, eta=r.eta, separability=r.separability,
+                        calib_tokens=r.calibration_tokens, eval_tokens=r.evaluation_tokens,
+                        steps=r.steps, progress=cb)

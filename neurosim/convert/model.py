@@ -22,6 +22,7 @@ saliency scores ``σ_c = Σ_t x_tc·(x_t WᵀW)_c`` of the linears, ``Kᵀ⊙(Q�
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,6 +129,9 @@ class LlamaRunner:
         hd = shape.head_dim
         self.inv_freq = 1.0 / (shape.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
         self.weights = weights or {}
+        # ``ffn(layer, x)`` replaces a layer's FFN output (x: (T, d) normed input), e.g. LTE's
+        # routed experts; None runs the model's own FFN
+        self.ffn: Callable[[int, torch.Tensor], torch.Tensor] | None = None
         for L in range(shape.layers if weights is None else 0):
             for site in LINEAR_SITES:
                 w = tensors[linear_name(L, site)]
@@ -231,6 +235,9 @@ class LlamaRunner:
             att = (p @ vx).transpose(0, 1).reshape(T, H * hd)
             h = h + self._linear(att, L, "o_proj", record, saliency)
             x = self._norm(h, f"model.layers.{L}.post_attention_layernorm.weight")
+            if self.ffn is not None:
+                h = h + self.ffn(L, x)
+                continue
             g = self._linear(x, L, "gate_proj", record, saliency)
             u = self._linear(x, L, "up_proj", record, saliency)
             h = h + self._linear(torch.nn.functional.silu(g) * u, L, "down_proj", record, saliency)

@@ -8,7 +8,8 @@ not code distributions:
   measured: seed-methods §2.8);
 * SpikeLM (bi-spiking, ternary): ``+1`` and ``-1`` each with probability ``rate / 2`` per
   channel and step, ``steps`` steps per token;
-* LTE (expert gates, binary): an expert is active with probability ``1 - sparsity``.
+* LTE (expert gates, binary): an expert is active with probability ``1 - sparsity`` (one
+  sparsity, or one per layer).
 
 Spikes are independent across channels, steps and tokens: no membrane memory, no channel
 persistence.  ``codes(position)`` returns (steps, N) int8 in graph group order.
@@ -68,16 +69,18 @@ def layer_rates(rate: float | Sequence[float], layers: int) -> list[float]:
 
 
 class RecordedTraffic:
-    """Spikes recorded from a model's own recurrence: ``spikes`` (tokens, N) per position."""
+    """Spikes recorded from a model run: ``spikes`` (tokens, N) 0/1 per position, in graph
+    group order; ``kind`` says what recorded them (``recurrence``, ``real``)."""
 
-    kind = "recurrence"
-
-    def __init__(self, spikes: np.ndarray, description: dict[str, Any]) -> None:
-        self.spikes, self.description = spikes, description
+    def __init__(self, spikes: np.ndarray, description: dict[str, Any],
+                 kind: str = "recurrence") -> None:
+        self.spikes, self.description, self.kind = spikes, description, kind
 
     def codes(self, position: int) -> np.ndarray:
-        return self.spikes[position][None, :].astype(np.int8)
+        if position >= len(self.spikes):
+            raise IndexError(f"position {position}: {len(self.spikes)} tokens were recorded")
+        return np.asarray(self.spikes[position])[None, :].astype(np.int8)
 
     def provenance(self) -> dict[str, Any]:
-        return {"kind": "recurrence", **self.description,
-                "mean_rate": float(self.spikes.mean()) if self.spikes.size else 0.0}
+        return {"kind": self.kind, **self.description,
+                "mean_rate": float(np.mean(self.spikes)) if self.spikes.size else 0.0}
