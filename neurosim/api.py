@@ -144,7 +144,8 @@ def _lte_real(card: ModelCard, last_position: int, progress: Progress | None) ->
         "model": "LTE routers on the card's real weights (model frozen)",
         "router_sha256": router.meta["files"]["router.safetensors"],
         "checkpoint_sha256": router.meta["checkpoint"]["sha256"],
-        "text": {"name": ev["text"], "sha256": ev["sha256"]}, "eta": tr["eta"],
+        "text": {"name": ev["text"], "sha256": ev["sha256"]}, "tokens_recorded": len(gates),
+        "eta": tr["eta"],
         "ppl_full": ev["ppl_full"], "ppl_routed": ev["ppl_routed"]}, kind="real")
 
 

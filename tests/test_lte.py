@@ -147,6 +147,9 @@ def test_smollm2_lte_real_traffic_replays_the_recorded_experts(conversion_cache)
 
 @pytest.mark.slow
 def test_lte_router_cli_and_a_damaged_router(cli, conversion_cache):
+    res = cli("run", "--model", CARD, "--profile", "loihi2", "--tokens", "2", "--context", "64")
+    assert res.code == 0, res.err
+    assert "real traffic (trace of 512 tokens of pydoc-eval)" in res.out
     res = cli("lte-router", "--model", CARD, "--json")
     assert res.code == 0, res.err
     meta = res.json()
