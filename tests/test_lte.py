@@ -181,3 +181,9 @@ def test_lte_card_without_sparsity_or_router_is_refused(tmp_path):
     f.write_text(yaml.safe_dump(raw))
     with pytest.raises(InputError, match="one expert sparsity per layer"):
         load_card(f)
+
+
+def test_synthetic_traffic_on_the_router_card_is_refused_in_one_line(cli):
+    res = cli("run", "--model", CARD, "--profile", "loihi2", "--traffic", "synthetic")
+    assert res.code == 2
+    assert "spiking.sparsity" in res.err and len(res.err.strip().splitlines()) == 1
