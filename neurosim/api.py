@@ -88,16 +88,13 @@ def _traffic(card: ModelCard, graph: EventGraph, art, seed: int, traffic: str | 
         if s.scheme != "spikegpt":
             raise InputError(card.name, "traffic", "recurrence traffic runs SpikeGPT's RNN form",
                              got=s.scheme, expected="a spikegpt card, or --traffic synthetic")
-        from neurosim.convert.rwkv import SpikeGPTRecurrence
-        from neurosim.convert.text import load_text
+        from neurosim.convert.cache import recurrence_for
 
-        text = load_text("pydoc-eval")
-        ids = np.frombuffer(text.body.encode(), np.uint8)[: last_position + 1]
-        spikes = SpikeGPTRecurrence(card, seed).trace(ids)
+        spikes, meta = recurrence_for(card, seed, last_position + 1)
         return RecordedTraffic(spikes, {
             "model": "SpikeGPT recurrence, seeded random RWKV-4 weights", "seed": seed,
-            "text": {"name": text.name, "sha256": text.sha256, "ids": "UTF-8 bytes mod vocab"},
-            "tokens_recorded": len(ids)})
+            "text": meta["text"], "tokens_recorded": meta["tokens_recorded"],
+            "spikes_sha256": meta["files"]["spikes.npy"]})
     if s.scheme == "spikellm":
         if card.traffic.fit:
             return FittedTraffic(graph, load_fit(card.traffic.fit), s.abits, seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import neurosim
 from neurosim.cards import load_card
@@ -29,7 +30,27 @@ def test_recurrence_spikes_are_replayed_one_synapse_each():
     assert res.traffic == "recurrence"
     assert res.tokens["events"].tolist() == spikes.sum(axis=1).tolist()
     assert (res.tokens["synops"] == res.tokens["events"]).all()
-    assert res.provenance["traffic"]["tokens_recorded"] == 12
+    assert res.provenance["traffic"]["tokens_recorded"] == 64  # recorded at least 64, cached
+
+
+def test_recurrence_trace_is_cached_checksummed_and_refused_when_damaged(conversion_cache):
+    from neurosim.convert.cache import recurrence_for
+    from neurosim.errors import InputError
+
+    card = load_card("spikegpt-46m")
+    first, meta = recurrence_for(card, 3, 10)
+    path = next((conversion_cache / "traces").glob("spikegpt-46m-*-recurrence-seed3-64"))
+    again, meta2 = recurrence_for(card, 3, 40)  # shorter than what is cached: read back
+    assert meta2["files"] == meta["files"] and meta2["tokens_recorded"] == 64
+    assert np.array_equal(first, again)
+    assert isinstance(again, np.memmap)
+    data = (path / "spikes.npy").read_bytes()
+    (path / "spikes.npy").write_bytes(data[:-5])
+    try:
+        with pytest.raises(InputError, match="SHA-256 mismatch"):
+            recurrence_for(card, 3, 10)
+    finally:
+        (path / "spikes.npy").write_bytes(data)
 
 
 def test_recurrence_carries_state_across_tokens():

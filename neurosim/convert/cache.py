@@ -1,20 +1,26 @@
 """The conversion cache: one artifact per card and spike traces per artifact.
 
 ``$NEUROSIM_CACHE`` (default ``~/.cache/neurosim``) holds ``artifacts/<card>-<card sha>``,
-``traces/<card>-<artifact sha>-<text>-<tokens>`` and LTE ``routers/<card>-<card sha>``.  A
-missing entry is built (convert with the default calibration, record on the evaluation text;
-a router is trained as in neurosim.convert.lte); an existing one is checked
-against its checksums and refused, with its path, if damaged; an artifact of an older
-format is converted again.
+``traces/<card>-<artifact sha>-<text>-<tokens>``, SpikeGPT recurrence traces
+``traces/<card>-<card sha>-recurrence-seed<seed>-<tokens>`` and LTE routers
+``routers/<card>-<card sha>``.  A missing entry is built (convert with the default
+calibration, record on the evaluation text, train a router as in neurosim.convert.lte); an
+existing one is checked against its checksums and refused, with its path, if damaged; an
+artifact of an older format is converted again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
+from neurosim._files import file_sha256, read_manifest, replace_dir, verify_files
 from neurosim.cards import ModelCard, card_hash
 from neurosim.convert.artifact import VERSION, Artifact, load_artifact
 from neurosim.errors import InputError
@@ -98,3 +104,45 @@ def router_for(card: ModelCard, progress: Progress | None = None):
     return build_router(card, ckpt, path, eta=r.eta, separability=r.separability,
                         calib_tokens=r.calibration_tokens, eval_tokens=r.evaluation_tokens,
                         steps=r.steps, progress=cb)
+
+
+RECURRENCE_FORMAT, RECURRENCE_VERSION = "neurosim-recurrence-trace", 1
+MIN_RECURRENCE_TOKENS = 64
+
+
+def recurrence_for(card: ModelCard, seed: int, tokens: int) -> tuple[np.ndarray, dict]:
+    """Spikes (tokens, N) uint8 of SpikeGPT's recurrence on ``pydoc-eval`` (UTF-8 bytes as
+    ids), memory-mapped from a cached, checksummed ``spikes.npy``; recorded if not cached."""
+    from neurosim.convert.rwkv import SpikeGPTRecurrence
+    from neurosim.convert.text import load_text
+
+    root = cache_dir() / "traces"
+    stem = f"{card.name}-{card_hash(card)[:12]}-recurrence-seed{seed}-"
+    have = sorted((int(p.name[len(stem):]), p) for p in root.glob(stem + "*")
+                  if p.name[len(stem):].isdigit()) if root.is_dir() else []
+    for n, path in have:
+        if n >= tokens:
+            meta = read_manifest(path, "trace.json", RECURRENCE_FORMAT, RECURRENCE_VERSION,
+                                 "neurosim recurrence trace", "neurosim run --traffic recurrence")
+            verify_files(path, list(meta["files"].items()), True, "delete it to record again")
+            return np.load(path / "spikes.npy", mmap_mode="r", allow_pickle=False), meta
+    n = max(tokens, MIN_RECURRENCE_TOKENS)
+    text = load_text(TRACE_TEXT)
+    ids = np.frombuffer(text.body.encode(), np.uint8)[:n]
+    spikes = SpikeGPTRecurrence(card, seed).trace(ids)
+    meta = {"model": card.name, "card_sha256": card_hash(card), "seed": seed,
+            "text": {"name": text.name, "sha256": text.sha256, "ids": "UTF-8 bytes mod vocab"},
+            "tokens_recorded": int(len(ids))}
+    out = root / f"{stem}{n}"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=root))
+    try:
+        np.save(tmp / "spikes.npy", spikes, allow_pickle=False)
+        meta["files"] = {"spikes.npy": file_sha256(tmp / "spikes.npy")}
+        (tmp / "trace.json").write_text(json.dumps(
+            {"format": RECURRENCE_FORMAT, "version": RECURRENCE_VERSION, **meta}, indent=1))
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return np.load(out / "spikes.npy", mmap_mode="r", allow_pickle=False), meta
