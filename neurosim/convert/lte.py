@@ -38,6 +38,7 @@ import neurosim
 from neurosim._files import file_sha256, read_manifest, read_safetensors, replace_dir, verify_files
 from neurosim.cards.schema import LlamaCard
 from neurosim.convert.checkpoint import Checkpoint, check_card
+from neurosim.convert.evaluate import nll_sum
 from neurosim.convert.model import LlamaRunner
 from neurosim.convert.spikellm import tokenize
 from neurosim.convert.text import load_text
@@ -100,10 +101,6 @@ class ExpertRouter:
     meta: dict[str, Any]
     path: Path | None = None
 
-    @property
-    def experts(self) -> int:
-        return self.weight.shape[2]
-
     def gates(self, layer: int, x: torch.Tensor) -> torch.Tensor:
         """Expert decisions (T, experts) bool of FFN inputs ``x`` (T, d_model)."""
         return torch.sigmoid(x @ torch.from_numpy(self.weight[layer])) > self.tau
@@ -163,13 +160,8 @@ def _train_router(x: torch.Tensor, outs: torch.Tensor, eta: float, lam: float, t
 
 
 def _nll(run: LlamaRunner, ids: np.ndarray, window: int) -> float:
-    total, count = 0.0, 0
-    for start in range(0, len(ids), window):
-        w = torch.from_numpy(ids[start:start + window])
-        if len(w) < 2:
-            break
-        total += float(torch.nn.functional.cross_entropy(run.forward(w)[:-1], w[1:], reduction="sum"))
-        count += len(w) - 1
+    """Mean next-token NLL (nats) over non-overlapping windows."""
+    total, count = nll_sum(run, ids, window)
     return total / count
 
 
