@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,31 @@ def replace_dir(tmp: Path, out: Path) -> None:
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def write_dir(out: Path, manifest: str, header: dict[str, Any],
+              write: Callable[[Path], list[str]], what: str) -> dict[str, Any]:
+    """Write directory ``out`` atomically and return its manifest.
+
+    ``write(tmp)`` writes the files into a temporary sibling and returns their names; the JSON
+    manifest ``manifest`` holds ``header`` and each file's SHA-256 under ``files``.  An
+    existing ``out`` without that manifest is refused (not a ``what``); on any failure the
+    temporary directory is removed and ``out`` is left as it was.
+    """
+    out = Path(out)
+    if out.exists() and not (out / manifest).is_file():
+        raise InputError(str(out), None, f"exists and is not a {what}; not overwriting")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        names = write(tmp)
+        meta = {**header, "files": {n: file_sha256(tmp / n) for n in names}}
+        (tmp / manifest).write_text(json.dumps(meta, indent=1))
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
 
 
 def read_manifest(path: Path, name: str, fmt: str, version: int, what: str,

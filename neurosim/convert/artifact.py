@@ -17,16 +17,13 @@ SHA-256 before use, so a truncated or corrupted artifact is refused.
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from neurosim._files import file_sha256, read_manifest, read_safetensors, replace_dir, verify_files
+from neurosim._files import read_manifest, read_safetensors, verify_files, write_dir
 from neurosim.convert.checkpoint import LINEAR_SITES, LlamaShape, linear_name
 from neurosim.errors import InputError
 
@@ -128,25 +125,17 @@ def save_artifact(out: Path, meta: dict[str, Any], tensors: dict[str, np.ndarray
     """Write an artifact directory atomically (a temporary sibling renamed into place)."""
     from safetensors.numpy import save_file
 
-    out = Path(out)
-    if out.exists() and not (out / "artifact.json").is_file():
-        raise InputError(str(out), None, "exists and is not a neurosim artifact; not overwriting")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def write(tmp: Path) -> list[str]:
         save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
                   str(tmp / "tensors.safetensors"))
-        files = {"tensors.safetensors": file_sha256(tmp / "tensors.safetensors")}
-        if tokenizer is not None:
-            tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
-            files["tokenizer.json"] = file_sha256(tmp / "tokenizer.json")
-        meta = {"format": FORMAT, "version": VERSION, **meta, "files": files}
-        (tmp / "artifact.json").write_text(json.dumps(meta, indent=1))
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+        if tokenizer is None:
+            return ["tensors.safetensors"]
+        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        return ["tensors.safetensors", "tokenizer.json"]
+
+    write_dir(Path(out), "artifact.json", {"format": FORMAT, "version": VERSION, **meta}, write,
+              "neurosim artifact")
+    return Path(out)
 
 
 def load_artifact(path: str | Path, verify: bool = True) -> Artifact:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from neurosim._files import file_sha256, read_manifest, replace_dir, verify_files
+from neurosim._files import read_manifest, verify_files, write_dir
 from neurosim.cards import ModelCard, card_hash
 from neurosim.convert.artifact import VERSION, Artifact, load_artifact
 from neurosim.errors import InputError
@@ -130,19 +128,15 @@ def recurrence_for(card: ModelCard, seed: int, tokens: int) -> tuple[np.ndarray,
     text = load_text(TRACE_TEXT)
     ids = np.frombuffer(text.body.encode(), np.uint8)[:n]
     spikes = SpikeGPTRecurrence(card, seed).trace(ids)
-    meta = {"model": card.name, "card_sha256": card_hash(card), "seed": seed,
-            "text": {"name": text.name, "sha256": text.sha256, "ids": "UTF-8 bytes mod vocab"},
-            "tokens_recorded": int(len(ids))}
+    header = {"format": RECURRENCE_FORMAT, "version": RECURRENCE_VERSION,
+              "model": card.name, "card_sha256": card_hash(card), "seed": seed,
+              "text": {"name": text.name, "sha256": text.sha256, "ids": "UTF-8 bytes mod vocab"},
+              "tokens_recorded": int(len(ids))}
     out = root / f"{stem}{n}"
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=root))
-    try:
+
+    def write(tmp: Path) -> list[str]:
         np.save(tmp / "spikes.npy", spikes, allow_pickle=False)
-        meta["files"] = {"spikes.npy": file_sha256(tmp / "spikes.npy")}
-        (tmp / "trace.json").write_text(json.dumps(
-            {"format": RECURRENCE_FORMAT, "version": RECURRENCE_VERSION, **meta}, indent=1))
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return ["spikes.npy"]
+
+    meta = write_dir(out, "trace.json", header, write, "neurosim recurrence trace")
     return np.load(out / "spikes.npy", mmap_mode="r", allow_pickle=False), meta

@@ -20,10 +20,7 @@ perplexity of the full and routed model on those tokens, SHA-256 of both files).
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +32,7 @@ import numpy as np
 import torch
 
 import neurosim
-from neurosim._files import file_sha256, read_manifest, read_safetensors, replace_dir, verify_files
+from neurosim._files import read_manifest, read_safetensors, verify_files, write_dir
 from neurosim.cards.schema import LlamaCard
 from neurosim.convert.checkpoint import Checkpoint, check_card
 from neurosim.convert.evaluate import nll_sum
@@ -274,23 +271,15 @@ def save_router(out: str | Path, router: ExpertRouter, gates: np.ndarray, meta: 
     """Write a router directory atomically; returns the router read back from it."""
     from safetensors.numpy import save_file
 
-    out = Path(out)
-    if out.exists() and not (out / "router.json").is_file():
-        raise InputError(str(out), None, "exists and is not a neurosim LTE router; not overwriting")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def write(tmp: Path) -> list[str]:
         save_file({"order": np.ascontiguousarray(router.order, np.int32),
                    "weight": np.ascontiguousarray(router.weight, np.float32)},
                   str(tmp / "router.safetensors"))
         np.save(tmp / "gates.npy", np.ascontiguousarray(gates, np.uint8), allow_pickle=False)
-        files = {n: file_sha256(tmp / n) for n in ("router.safetensors", "gates.npy")}
-        (tmp / "router.json").write_text(json.dumps(
-            {"format": FORMAT, "version": VERSION, **meta, "files": files}, indent=1))
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return ["router.safetensors", "gates.npy"]
+
+    write_dir(Path(out), "router.json", {"format": FORMAT, "version": VERSION, **meta}, write,
+              "neurosim LTE router")
     return load_router(out)
 
 
