@@ -1,9 +1,16 @@
+"""neurosim: what would this spiking LLM cost on that chip, per token?
+
+``neurosim.run(model, profile)`` replays a model's spike traffic on a hardware profile and
+returns a :class:`~neurosim.result.Result`; ``neurosim.reprice(result, profile)`` prices
+its saved counters on another profile that maps the graph identically.
+"""
+
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    if name == "run":
-        from neurosim.api import run
+    if name in ("run", "reprice"):
+        from neurosim import api
 
-        return run
+        return getattr(api, name)
     raise AttributeError(name)

@@ -297,6 +297,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reprice(args: argparse.Namespace) -> int:
+    from neurosim.api import reprice
+    from neurosim.result import Result
+
+    out_dir = _check_out(args.out) if args.out else None
+    profile = load_profile(args.profile)
+    result = reprice(Result.load(args.source), profile)
+    if out_dir is not None:
+        result.save(out_dir)
+    summary = result.summary()
+    if args.json:
+        _print_json(summary)
+    else:
+        _render_run(summary, result)
+        if out_dir is not None:
+            _console().print(f"results written to {out_dir}/ (result.json, *.parquet)")
+    return 0
+
+
 def _artifact(args: argparse.Namespace, card, bars):
     from neurosim.convert.artifact import load_artifact
 
@@ -700,6 +719,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="directory to write JSON + Parquet results")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_cmd_run)
+
+    x = sub.add_parser("reprice", help="price a saved run's counters on another profile "
+                       "(same mapping) without replaying")
+    x.add_argument("source", help="a directory written by neurosim run --out")
+    x.add_argument("--profile", required=True, help="hardware profile name or path")
+    x.add_argument("--out", help="directory to write JSON + Parquet results")
+    x.add_argument("--json", action="store_true", help="print one JSON object (as run --json)")
+    x.set_defaults(func=_cmd_reprice)
 
     x = sub.add_parser("compare", help="model families side by side on one profile")
     x.add_argument("--profile", required=True)

@@ -8,7 +8,7 @@ Frames (one row per token unless noted):
                hops, chip_crossings,
                ``memory_bytes:<level>`` and ``energy_j:<component>`` columns
 ``sites``      token, layer, site, block: events, synops, messages, energy_j (row per block)
-``baselines``  token, profile, kind, energy_j, latency_s
+``baselines``  token, profile, baseline (its profile), variant, kind, energy_j, latency_s
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from typing import Any
 import pandas as pd
 
 from neurosim.errors import InputError
+from neurosim.replay.counters import Counters
 
 FRAMES = ("tokens", "sites", "baselines")
+COUNTERS = "counters.npz"
 
 
 @dataclass(eq=False)
@@ -42,6 +44,7 @@ class Result:
     mapping: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    counters: Counters | None = field(default=None, repr=False)
 
     # --- summaries --------------------------------------------------------------------
 
@@ -114,7 +117,8 @@ class Result:
     # --- files ------------------------------------------------------------------------
 
     def save(self, out: str | os.PathLike) -> Path:
-        """Write ``result.json`` and one Parquet file per frame into directory ``out``.
+        """Write ``result.json``, one Parquet file per frame and ``counters.npz`` (the run's
+        counters, which :func:`neurosim.reprice` prices on another profile) into ``out``.
 
         Files are written into a temporary directory beside ``out`` and moved into place
         only when all are complete, so a failure leaves no partial result.
@@ -133,7 +137,10 @@ class Result:
         try:
             for name in FRAMES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
-            (tmp / "result.json").write_text(json.dumps(self.summary(), indent=2, default=str))
+            summary = self.summary()
+            if self.counters is not None:
+                summary["counters_sha256"] = self.counters.save(tmp / COUNTERS)
+            (tmp / "result.json").write_text(json.dumps(summary, indent=2, default=str))
             out.mkdir(exist_ok=True)
             for f in tmp.iterdir():
                 os.replace(f, out / f.name)
@@ -145,16 +152,29 @@ class Result:
         return out
 
     @classmethod
-    def load(cls, out: str | os.PathLike) -> Result:
+    def load(cls, out: str | os.PathLike, *, counters: bool = True) -> Result:
+        """Read a result directory; ``counters``: also its ``counters.npz`` (checked against
+        the SHA-256 in ``result.json``), which must then exist."""
         out = Path(out)
+        if not out.is_dir():
+            raise InputError(str(out), None, "not a directory",
+                             expected="a result directory written by neurosim run --out")
         try:
             meta = json.loads((out / "result.json").read_text())
             frames = {n: pd.read_parquet(out / f"{n}.parquet") for n in FRAMES}
-        except (OSError, ValueError) as exc:
+            head = (meta["model"], meta["profile"], meta["backend"], meta["traffic"])
+            prov = meta["provenance"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(str(out), None, f"not a neurosim result directory: {exc}") from None
-        return cls(meta["model"], meta["profile"], meta["backend"], meta["traffic"],
-                   mapping=meta.get("mapping", {}), provenance=meta["provenance"],
-                   notes=meta.get("notes", []), **frames)
+        c = None
+        if counters:
+            sha = meta.get("counters_sha256") if isinstance(meta, dict) else None
+            if not sha or not (out / COUNTERS).is_file():
+                raise InputError(str(out), COUNTERS, "the result has no saved counters",
+                                 expected="a directory written by neurosim run --out")
+            c = Counters.load(out / COUNTERS, sha256=sha)
+        return cls(*head, mapping=meta.get("mapping", {}), provenance=prov,
+                   notes=meta.get("notes", []), counters=c, **frames)
 
 
 def _mean_or_none(col: pd.Series) -> float | None:

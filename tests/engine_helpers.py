@@ -64,3 +64,34 @@ def one_layer(c_in: int, c_out: int, *, steps: int = 1, salient: int = 0, code_b
 
 def codes(*rows) -> np.ndarray:
     return np.array(rows, dtype=np.int8)
+
+
+class OneToken:
+    """Traffic of one token at ``position``: ``codes`` there, zeros at earlier positions."""
+
+    kind = "synthetic"
+
+    def __init__(self, token_codes: np.ndarray, position: int = 0) -> None:
+        self.token_codes, self.position = token_codes, position
+
+    def codes(self, position: int) -> np.ndarray:
+        return self.token_codes if position == self.position else np.zeros_like(self.token_codes)
+
+    def provenance(self) -> dict:
+        return {"kind": "synthetic", "model": "one hand-written token"}
+
+
+def replay(graph, profile, token_codes, position=0, context=16):
+    """(mapping summary, counters, priced token columns) of one hand-written token."""
+    from neurosim import estimate
+    from neurosim.api import replay_graph
+
+    c = replay_graph(graph, profile, OneToken(token_codes, position), tokens=1,
+                     position=position, context=context)
+    priced = estimate.price(c, profile)
+    return c, {k: float(v[0]) for k, v in priced.tokens.items()}
+
+
+def block_sums(c, name: str) -> int:
+    """Counter ``name`` of the one token, summed over blocks."""
+    return int(c[name][0].sum())

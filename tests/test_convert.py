@@ -152,13 +152,14 @@ def test_artifact_and_trace_load_without_torch(tiny, artifact, tmp_path):
         sys.modules["torch"] = None  # any import of torch now fails
         from neurosim.cards import load_card
         from neurosim.convert.artifact import load_artifact
-        from neurosim.graph.lower import lower, with_weights
-        from neurosim.replay.engine import Latencies, Replayer
+        from neurosim.convert.fanout import with_weights
+        from neurosim.graph.lower import lower
+        from neurosim.replay.engine import Replayer
         from neurosim.replay.plan import build_plan
         from neurosim.traffic.trace import RealTraffic, SpikeTrace
         g = with_weights(lower(load_card({str(card)!r})), load_artifact({str(artifact.path)!r}))
         src = RealTraffic(SpikeTrace.open({str(tmp_path / "t")!r}), g)
-        r = Replayer(build_plan(g, None, 32), Latencies(), False)
+        r = Replayer(build_plan(g, None, 32), False)
         print(sum(int(r.token(src.codes(i), i).synops.sum()) for i in range(8)))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -12,23 +12,42 @@ import numpy as np
 import pandas as pd
 import pytest
 from engine_helpers import codes, make_profile, one_layer
+from engine_helpers import replay as _replay
 
 from neurosim.cards import load_card
-from neurosim.estimate.costs import NeuromorphicCosts
 from neurosim.graph.lower import lower
 from neurosim.mapping import map_graph
-from neurosim.replay.engine import Latencies, Replayer
+from neurosim.replay.engine import Replayer
 from neurosim.replay.plan import build_plan
 
 PJ, NS = 1e-12, 1e-9
 
 
+class _Token:
+    """The one token's per-block counters, summed by ``.sum()`` as the tests read them."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def __getattr__(self, name):
+        key = {"crossings": "crossings"}.get(name, name)
+        return self.c[key][0]
+
+
+class _Priced(dict):
+    """Priced columns as {"energy_j": {component: J}, "spiking_s": s}."""
+
+    def __init__(self, cols):
+        super().__init__(cols)
+        self["energy_j"] = {k.split(":", 1)[1]: v for k, v in cols.items()
+                            if k.startswith("energy_j:")}
+        self["spiking_s"] = cols["latency_s:spiking"]
+
+
 def replay(graph, profile, token_codes, position=0):
     mapping = map_graph(graph, profile, context=16)
-    plan = build_plan(graph, mapping, int(profile.core.graded_payload_bits.value))
-    r = Replayer(plan, Latencies.of(profile), profile.core.neuron_update == "time_driven")
-    tc = r.token(token_codes, position)
-    return mapping, tc, NeuromorphicCosts(plan, profile).token(tc)
+    c, cols = _replay(graph, profile, token_codes, position)
+    return mapping, _Token(c), _Priced(cols)
 
 
 def test_gif_layer_4_to_3():
@@ -132,7 +151,7 @@ def test_gqa_attention_at_position_p():
                                      "spiking": spk.model_dump()})
     graph = lower(card)
     plan = build_plan(graph, None, 32)
-    r = Replayer(plan, Latencies(), time_driven=False)
+    r = Replayer(plan, time_driven=False)
     ones = np.ones((1, len(plan.chan_chunk)), np.int8)
     names = [b.name for b in graph.blocks]
     qk, pv = names.index("L0.qk"), names.index("L0.pv")
@@ -152,7 +171,7 @@ def test_spikellm_overhead_when_every_code_is_nonzero():
     cs[0, :] = 3
     cs[1, 0] = 5
     plan = build_plan(graph, None, 32)
-    tc = Replayer(plan, Latencies(), time_driven=False).token(cs, 0)
+    tc = Replayer(plan, time_driven=False).token(cs, 0)
     p, a = 0.1, 1
     assert tc.synops.sum() / (10 * 7) == pytest.approx((1 - p) + p * 2**a, abs=0)
     assert tc.synops.sum() == 77

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from neurosim.graph.ir import EventGraph, NeuronGroup, SynapseBlock
 from neurosim.mapping import map_graph
-from neurosim.replay.engine import Latencies, Replayer
+from neurosim.replay.engine import Replayer
 from neurosim.replay.plan import build_plan
 
 
@@ -61,7 +61,7 @@ def reference(graph, mapping, profile, token_codes):
                 n = abs(code) if unary else 1
                 k = int(np.searchsorted(bp.col_bounds, c, side="right") - 1)
                 dests = [bp.tile_core[r, k] for r in range(bp.n_row)]
-                src = where(bp.tile_core[0, 0])
+                src = where(bp.tile_core[0, k])  # the chunk's first row tile sends it
                 ev += n
                 for r, fan in enumerate(column_split(b.fanout, c, bp.row_bounds)):
                     syn += n * fan
@@ -144,8 +144,7 @@ def test_numba_replay_equals_reference(case):
     graph, profile, token = case
     mapping = map_graph(graph, profile, context=4)
     plan = build_plan(graph, mapping, int(profile.core.graded_payload_bits.value))
-    tc = Replayer(plan, Latencies.of(profile),
-                  profile.core.neuron_update == "time_driven").token(token, 0)
+    tc = Replayer(plan, profile.core.neuron_update == "time_driven").token(token, 0)
     fast = list(zip(tc.events, tc.synops, tc.updates_active, tc.updates_inactive, tc.messages,
                     tc.hops, tc.crossings))
     slow = reference(graph, mapping, profile, token)

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from neurosim.backends._kernels import _bispike_step, _deliver, _gif_step, _lif_step
 from neurosim.backends.net import Net, NetResult
+from neurosim.kernels.net import _bispike_step, _deliver, _gif_step, _lif_step
 
 
 def _csc(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

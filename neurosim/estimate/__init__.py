@@ -1,10 +1,88 @@
-"""Estimate: counters x profile -> energy by component and time by stage."""
+"""Estimate: saved counters x a profile -> energy by component and block, time by stage.
 
-from neurosim.estimate.costs import (
-    COMPONENTS,
-    accounting_baseline,
-    gpu_baseline,
-    interpolate,
-)
+One estimator per profile kind, registered by kind (:func:`register`); each prices the
+same :class:`~neurosim.replay.counters.Counters`, so a profile that changes only prices
+re-prices a run without replaying it.  Energies in joules, times in seconds.
+"""
 
-__all__ = ["COMPONENTS", "accounting_baseline", "gpu_baseline", "interpolate"]
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from neurosim.errors import InputError
+from neurosim.replay.counters import Counters
+
+PJ = 1e-12
+NS = 1e-9
+
+
+@dataclass(eq=False)
+class Priced:
+    """A profile's prices of a run's counters.
+
+    ``tokens``: columns (T,) ``energy_j``, ``latency_s`` and the ``energy_j:<component>``,
+    ``memory_bytes:<level>``, ``latency_s:<part>`` columns of the kind; ``block_energy_j``
+    (T, B); ``mapping``: what the kind adds to the mapping summary.
+    """
+
+    tokens: dict[str, np.ndarray]
+    block_energy_j: np.ndarray
+    mapping: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+Price = Callable[[Counters, Any], Priced]
+Baseline = Callable[[Counters, Any], list[dict[str, Any]]]
+_PRICE: dict[str, Price] = {}
+_BASELINE: dict[str, Baseline] = {}
+
+
+def register(kind: str, *, baseline: Baseline) -> Callable[[Price], Price]:
+    """Register the estimator of a profile kind and its baseline rows."""
+
+    def deco(fn: Price) -> Price:
+        _PRICE[kind] = fn
+        _BASELINE[kind] = baseline
+        return fn
+
+    return deco
+
+
+def price(counters: Counters, profile) -> Priced:
+    """Price ``counters`` on ``profile`` with the estimator of its kind."""
+    return _PRICE[profile.kind](counters, profile)
+
+
+def baselines(counters: Counters, profiles) -> pd.DataFrame:
+    """Rows (token, profile, kind, energy_j, latency_s) of every baseline profile."""
+    rows: list[dict[str, Any]] = []
+    for p in profiles:
+        rows += _BASELINE[p.kind](counters, p)
+    cols = ["token", "profile", "baseline", "variant", "kind", "energy_j", "latency_s"]
+    return pd.DataFrame(rows, columns=cols).sort_values("token", kind="stable").reset_index(drop=True)
+
+
+def check_kind(counters: Counters, profile, source: str) -> None:
+    """Refuse to price counters on a profile of another kind."""
+    kind = counters.meta["profile_kind"]
+    if profile.kind != kind:
+        raise InputError(source, "kind", f"counters of a {kind} run cannot be priced on a "
+                         f"{profile.kind} profile", got=f"{profile.name} ({profile.kind})",
+                         expected=f"a {kind} profile")
+
+
+def interpolate(table: dict[int, float], x: float) -> float:
+    """Piecewise-linear in the count, clamped at the ends."""
+    keys = sorted(table)
+    return float(np.interp(x, keys, [table[k] for k in keys]))
+
+
+# the kinds register themselves on import
+from neurosim.estimate import accounting, gpu, neuromorphic  # noqa: E402,F401
+
+__all__ = ["Priced", "baselines", "check_kind", "interpolate", "price", "register"]

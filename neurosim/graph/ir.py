@@ -18,6 +18,8 @@ Nodes are typed, immutable dataclasses:
   attended position, and the bytes of parameters it reads; ``gated_by`` names a ``gate``
   neuron group (LTE's expert router) whose active fraction per token scales the op.
 
+``attention`` says whether a token attends the positions before it (``causal``, a decoder:
+the KV cache grows token by token) or the whole sequence (``bidirectional``, an encoder).
 ``stages`` lists, in execution order, the sets of nodes that run concurrently (q, k and v
 projections share an input and one stage).  Edges record data flow for display and checks.
 """
@@ -177,6 +179,7 @@ class EventGraph:
     edges: list[tuple[str, str]]
     kv_cache: KVCache | None = None
     weights: str = "shapes"
+    attention: Literal["causal", "bidirectional"] = "causal"
 
     def __post_init__(self) -> None:
         names = [n.name for n in (*self.groups, *self.blocks, *self.dense_ops)]
@@ -221,6 +224,7 @@ class EventGraph:
             "stages": [list(s) for s in self.stages],
             "edges": [list(e) for e in self.edges],
             "kv_cache": None if self.kv_cache is None else asdict(self.kv_cache),
+            "attention": self.attention,
         }
 
     @classmethod
@@ -244,6 +248,7 @@ class EventGraph:
             stages=[list(s) for s in data["stages"]],
             edges=[tuple(e) for e in data["edges"]],
             kv_cache=None if kv is None else KVCache(**kv),
+            attention=data.get("attention", "causal"),
         )
 
     def save(self, path: str | Path) -> None:
@@ -267,7 +272,7 @@ class EventGraph:
             and self.weights == other.weights and self.groups == other.groups
             and self.blocks == other.blocks and self.dense_ops == other.dense_ops
             and self.stages == other.stages and self.edges == other.edges
-            and self.kv_cache == other.kv_cache
+            and self.kv_cache == other.kv_cache and self.attention == other.attention
         )
 
     __hash__ = None  # type: ignore[assignment]

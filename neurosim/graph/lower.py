@@ -30,9 +30,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
 from neurosim.cards.schema import BertCard, DenseScheme, LlamaCard, ModelCard, RwkvCard, SpikeLLMScheme
-from neurosim.convert.artifact import Artifact
-from neurosim.errors import InputError, NotImplementedYet
+from neurosim.errors import NotImplementedYet
 from neurosim.graph.ir import DenseOp, EventGraph, KVCache, NeuronGroup, SynapseBlock
 
 FP_BYTES = 2  # full-precision parameters and activations are FP16
@@ -282,20 +283,12 @@ def lower_llama_lte(card: LlamaCard) -> EventGraph:
     return _llama_dense(card, wb, ffn)
 
 
-def with_weights(graph: EventGraph, art: Artifact) -> EventGraph:
-    """``graph`` with each linear block's real per-column fan-out (nonzero integer weights)."""
-    masks = art.masks()
-    for g in graph.groups:
-        got = int(masks[(g.layer, g.site)].sum())
-        if got != g.salient or masks[(g.layer, g.site)].shape[0] != g.size:
-            raise InputError(str(art.path), f"model.layers.{g.layer}.{g.site}.salient",
-                             "salient mask does not match the card", got=got,
-                             expected=f"{g.salient} of {g.size} channels")
-    blocks = [dataclasses.replace(b, fanout=(art.weight_int(b.layer, b.site) != 0).sum(axis=0))
-              if b.kind == "weights" else b for b in graph.blocks]
-    return EventGraph(graph.model, graph.family, list(graph.groups), blocks,
-                      list(graph.dense_ops), graph.stages, graph.edges, graph.kv_cache,
-                      weights=f"artifact sha256:{art.sha256}")
+def with_fanout(graph: EventGraph, fanout: dict[str, np.ndarray], weights: str) -> EventGraph:
+    """``graph`` with the per-column fan-out (nonzero weights) of the named linear blocks;
+    ``weights`` says where the fan-out came from (provenance)."""
+    blocks = [dataclasses.replace(b, fanout=fanout[b.name]) if b.name in fanout else b
+              for b in graph.blocks]
+    return dataclasses.replace(graph, blocks=blocks, weights=weights)
 
 
 # --- rwkv (SpikeGPT) -------------------------------------------------------------------------
@@ -416,7 +409,7 @@ def _bert(card: BertCard, spiking: bool) -> EventGraph:
         b.stage(DenseOp("mean_over_steps", a.layers, "readout", {"add": d * (T - 1), "mul": d}))
     kv = KVCache(layers=a.layers, width=d, code_bits=2 if spiking else 16, max_steps=T)
     return EventGraph(card.name, card.family, b.groups, b.blocks, b.dense, b.stages, b.edges,
-                      kv_cache=kv)
+                      kv_cache=kv, attention="bidirectional")
 
 
 @register("bert", "spikelm")

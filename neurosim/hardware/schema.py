@@ -41,7 +41,9 @@ class Link(Strict):
 
     energy_pj_per_bit: Quantity[float]
     latency_ns: Quantity[float]
-    bandwidth_gbit_s: Quantity[float]
+    bandwidth_gbit_s: Quantity[float] = Field(
+        description="per link; a stage takes at least the bits leaving each sending chip "
+                    "over its links")
 
 
 class System(Strict):
@@ -136,11 +138,13 @@ class DenseUnit(Strict):
     """Processors for the non-spiking operations (embedded cores or a host)."""
 
     location: Literal["chip", "host"]
-    units: Quantity[int] = Field(description="per chip if location is chip, else in total")
+    units: Quantity[int] = Field(description="per chip if location is chip (times the chips "
+                                 "used), else in total")
     throughput_gflop_s: Quantity[float] = Field(description="per unit")
     ops: DenseOpCosts
     transfer_energy_pj_per_bit: Quantity[float]
-    transfer_bandwidth_gb_s: Quantity[float]
+    transfer_bandwidth_gb_s: Quantity[float] = Field(
+        description="between cores and dense units; per chip if location is chip")
 
 
 class Execution(Strict):
@@ -254,7 +258,8 @@ class Gpu(Strict):
     flop_energy_pj: Quantity[float]
     memory_energy_pj_per_bit: Quantity[float]
     idle_power_w: Quantity[float]
-    tdp_w: Quantity[float]
+    tdp_w: Quantity[float] = Field(description="power cap: a token takes at least its "
+                                   "dynamic energy / (TDP - idle power)")
 
 
 class GpuProfile(_ProfileBase):
@@ -267,6 +272,10 @@ class GpuProfile(_ProfileBase):
         for name in ("memory_capacity_gib", "memory_bandwidth_gb_s", "peak_tflop_s",
                      "weight_bits", "kv_cache_bits"):
             _positive(("gpu", name), getattr(self.gpu, name))
+        if float(self.gpu.tdp_w) <= float(self.gpu.idle_power_w):
+            raise _LocatedValueError(("gpu", "tdp_w", "value"), self.gpu.tdp_w.value,
+                                     "TDP must exceed the idle power",
+                                     f"a power > idle_power_w ({self.gpu.idle_power_w.value} W)")
         if self.gpu.devices != "auto" and self.gpu.devices < 1:
             raise _LocatedValueError(("gpu", "devices"), self.gpu.devices,
                                      "device count out of range", "'auto' or an integer >= 1")

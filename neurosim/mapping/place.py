@@ -14,8 +14,10 @@ the blocks with the most weight bytes are spilled, largest first: their weights 
 next memory level that can hold them and their tiles are cut by neuron and fan-in limits
 only.  A placement that still does not fit raises :class:`MappingError`.
 
-Spikes of a block's channel chunk start at the block's first core and go to the tiles of
-that chunk (one per row slice).  Unicast sends one message per destination core; multicast
+Spikes of a block's channel chunk start at the chunk's first row tile and go to the tiles
+of that chunk (one per row slice); that sending core holds one routing entry per (channel,
+destination core), at most ``core.max_fan_out``.  Weights wider than ``core.max_weight_bits``
+are refused.  Unicast sends one message per destination core; multicast
 one per destination chip, with hops counted along a tree (source to the nearest destination
 on each chip, then the bounding box of the destinations on it).  Hops are Manhattan
 distances on the global core grid (XY routing); chip crossings are Manhattan distances on
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +50,10 @@ class BlockPlacement:
 
     Arrays: ``row_bounds`` (n_row+1,), ``col_bounds`` (n_col+1,) cut points;
     ``tile_core`` (n_row, n_col) global core ids; per chunk ``msgs``, ``hops``,
-    ``crossings`` (per event) and ``path_hops``, ``path_crossings`` (longest path).
+    ``crossings``, ``exits`` (messages that leave the source chip; all per event) and
+    ``path_hops``, ``path_crossings`` (longest path); ``src_links`` the chip links of the
+    chips that send the block's chunks (their neighbours on the chip grid), which every
+    exit crosses first.
     """
 
     block: str
@@ -61,6 +67,8 @@ class BlockPlacement:
     crossings: np.ndarray
     path_hops: np.ndarray
     path_crossings: np.ndarray
+    exits: np.ndarray
+    src_links: int
 
     @property
     def n_row(self) -> int:
@@ -111,6 +119,32 @@ class Mapping:
             "kv_cache_level": None if self.kv_level is None else self.level_names[self.kv_level],
             "dense_params_level": self.level_names[self.dense_param_level],
         }
+
+
+MAPPING_FIELDS = (
+    "system.chips", "system.max_chips", "chip.cores", "chip.core_mesh", "core.neurons",
+    "core.neuron_state_bits", "core.max_weight_bits", "core.max_fan_in", "core.max_fan_out",
+    "core.graded_payload_bits", "core.neuron_update", "network.routing",
+)
+"""Profile fields that decide placement and counts; with the memory levels' names, scopes
+and capacities, they are everything :func:`map_graph` and the replay read of a profile.
+Every other number only prices the counters."""
+
+
+def mapping_inputs(profile: NeuromorphicProfile) -> dict[str, Any]:
+    """The value of every field in :data:`MAPPING_FIELDS` and of the memory levels' names,
+    scopes and capacities (``memory.<i>.<field>``), by dotted path."""
+    out: dict[str, Any] = {}
+    for path in MAPPING_FIELDS:
+        obj: Any = profile
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        out[path] = getattr(obj, "value", obj)
+    for i, m in enumerate(profile.memory):
+        out[f"memory.{i}.name"] = m.name
+        out[f"memory.{i}.scope"] = m.scope
+        out[f"memory.{i}.capacity_kib"] = None if m.capacity_kib is None else m.capacity_kib.value
+    return out
 
 
 def _even_bounds(n: int, parts: int) -> np.ndarray:
@@ -182,8 +216,41 @@ def _kv_shape(block: SynapseBlock, p: NeuromorphicProfile,
     return _even_bounds(group, n_row), _even_bounds(kv_heads, n_col) * head_dim
 
 
+def _chip_links(chip: int, gx: int, gy: int, chips: int) -> int:
+    """Links of ``chip`` to its neighbours on the ``gx`` x ``gy`` chip grid (row-major,
+    ``chips`` of its positions filled)."""
+    x, y = chip % gx, chip // gx
+    return sum(0 <= x + dx < gx and 0 <= y + dy < gy and (x + dx) + (y + dy) * gx < chips
+               for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)))
+
+
+def _check_fan_out(b: SynapseBlock, row_bounds: np.ndarray, col_bounds: np.ndarray,
+                   p: NeuromorphicProfile) -> None:
+    """Routing entries of a chunk's sending core: one per (channel, destination core).
+
+    Chunk ``k`` is sent from the core of its first row tile to the ``n_row`` cores of its
+    column; that core's routing table holds ``max_fan_out`` entries.  Relaying through
+    splitter neurons is not modelled, so a block that needs more is refused.
+    """
+    n_row = len(row_bounds) - 1
+    entries = int(np.diff(col_bounds).max()) * n_row
+    limit = int(p.core.max_fan_out.value)
+    if entries > limit:
+        raise MappingError(p.name, "core.max_fan_out",
+                           f"{b.name} needs {entries} routing entries on a sending core "
+                           f"({int(np.diff(col_bounds).max())} channels x {n_row} destination "
+                           "cores; splitter neurons are not modelled)", got=limit,
+                           expected=f">= {entries} entries per core")
+
+
 def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> Mapping:
     """Place ``graph`` on ``profile`` for a KV cache of ``context`` positions."""
+    max_wbits = int(profile.core.max_weight_bits.value)
+    for b in graph.blocks:
+        if b.kind == "weights" and not b.identity and b.weight_bits > max_wbits:
+            raise MappingError(profile.name, "core.max_weight_bits",
+                               f"{b.name} has {b.weight_bits}-bit weights", got=max_wbits,
+                               expected=f">= {b.weight_bits} bits per synaptic weight")
     stage_of = {n: i for i, names in enumerate(graph.stages) for n in names}
     cores_per_chip = int(profile.chip.cores.value)
     max_chips = int(profile.system.max_chips.value)
@@ -286,24 +353,28 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
         # weight blocks keep a partial sum per target in every column chunk; attention
         # tiles partition the targets
         neurons_used += b.c_out * (n_col if b.kind == "weights" else 1)
-        src = tile_core[0, 0]
+        _check_fan_out(b, rb, cb, profile)
         msgs = np.zeros(n_col, np.int64)
+        exits = np.zeros(n_col, np.int64)
         hops = np.zeros(n_col, np.int64)
         cross = np.zeros(n_col, np.int64)
         path_h = np.zeros(n_col, np.int64)
         path_c = np.zeros(n_col, np.int64)
         for k in range(n_col):
+            src = tile_core[0, k]  # the chunk's sending core
             dst = tile_core[:, k]
             d_hops = np.abs(core_x[dst] - core_x[src]) + np.abs(core_y[dst] - core_y[src])
             d_cross = np.abs(chip_x[dst] - chip_x[src]) + np.abs(chip_y[dst] - chip_y[src])
             path_h[k], path_c[k] = d_hops.max(), d_cross.max()
             if not multicast:
                 msgs[k], hops[k], cross[k] = len(dst), d_hops.sum(), d_cross.sum()
+                exits[k] = int((core_chip[dst] != core_chip[src]).sum())
                 continue
             for chip in np.unique(core_chip[dst]):
                 on = dst[core_chip[dst] == chip]
                 near = on[np.argmin(np.abs(core_x[on] - core_x[src]) + np.abs(core_y[on] - core_y[src]))]
                 msgs[k] += 1
+                exits[k] += chip != core_chip[src]
                 hops[k] += (abs(core_x[near] - core_x[src]) + abs(core_y[near] - core_y[src])
                             + np.ptp(core_x[on]) + np.ptp(core_y[on]))
                 cross[k] += abs(chip_x[near] - chip_x[src]) + abs(chip_y[near] - chip_y[src])
@@ -311,7 +382,9 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
         if b.kind == "weights":
             name = level_names[level]
             weight_bytes_by_level[name] = weight_bytes_by_level.get(name, 0.0) + b.weight_bytes
+        links = sum(_chip_links(int(c), gx, gy, chips) for c in np.unique(core_chip[tile_core[0]]))
         placements[b.name] = BlockPlacement(b.name, stage_of[b.name], rb, cb, tile_core, level,
-                                            msgs, hops, cross, path_h, path_c)
+                                            msgs, hops, cross, path_h, path_c, exits,
+                                            max(1, int(links)))
     return Mapping(profile.name, chips, (gx, gy), cores_per_chip, needed, placements, kv_level,
                    dense_level, level_names, neurons_used, weight_bytes_by_level)

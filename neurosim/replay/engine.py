@@ -14,9 +14,16 @@ Per token and block (DESIGN §3):
   only the tiles that received input;
 * ``messages``, ``hops``, ``crossings``: events x per-event routing of the event's chunk.
 
-Time of a stage step: max over its cores of ``events_in·t_event + synops·t_synop/lanes +
-updates·t_update + spikes_out·t_spike``, plus the longest NoC path of a chunk with events
-(hops·t_hop + crossings·t_link), plus the barrier of the cores and chips involved.
+* ``exits``: messages leaving the sending chip of their chunk (each crosses one of its
+  chip links first).
+
+No per-action time or energy enters: the time of a stage step is priced later
+(:mod:`neurosim.estimate`) as the max over its cores of ``events_in·t_event +
+synops·t_synop/lanes + updates·t_update + spikes_out·t_spike``, plus the longest NoC path
+of a chunk with events (``hops·t_hop + crossings·t_link``).  For that, each (block, step)
+keeps only the *fronts*: the per-core vectors ``(events_in, synops, active updates,
+inactive updates, spikes_out)`` and per-chunk paths ``(hops, crossings)`` that no other
+core or chunk of the slice dominates, so the max is exact for any nonnegative latencies.
 """
 
 from __future__ import annotations
@@ -25,33 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.hardware.schema import NeuromorphicProfile
-from neurosim.replay.kernels import _chunk_events, _tile_synops
+from neurosim.kernels.replay import _chunk_events, _fronts, _tile_synops
 from neurosim.replay.plan import ReplayPlan
-
-
-@dataclass(frozen=True)
-class Latencies:
-    """Per-action times in ns, taken once from a profile (zeros: counting only)."""
-
-    event_ns: float = 0.0
-    synop_ns: float = 0.0
-    lanes: int = 1
-    update_ns: float = 0.0
-    inactive_update_ns: float = 0.0
-    spike_ns: float = 0.0
-    hop_ns: float = 0.0
-    link_ns: float = 0.0
-
-    @classmethod
-    def of(cls, p: NeuromorphicProfile) -> Latencies:
-        c = p.core
-        return cls(
-            float(c.event_in_latency_ns), float(c.synop_latency_ns), int(c.synapse_lanes.value),
-            float(c.neuron_update_latency_ns), float(c.inactive_neuron_update_latency_ns),
-            float(c.spike_out_latency_ns), float(p.chip.hop_latency_ns),
-            float(p.system.link.latency_ns),
-        )
 
 
 @dataclass(eq=False)
@@ -67,16 +49,18 @@ class TokenCounters:
     messages: np.ndarray
     hops: np.ndarray
     crossings: np.ndarray
-    stage_busy_ns: np.ndarray  # (B,) critical core busy time summed over the block's steps
-    stage_path_ns: np.ndarray  # (B,) longest NoC path summed over steps with events
-    steps_run: np.ndarray      # (B,) steps of the block this token
+    exits: np.ndarray
+    busy_rows: np.ndarray   # (M, 5) front of (events_in, synops, active, inactive, spikes_out)
+    busy_count: np.ndarray  # (B, S) front rows per block and step
+    path_rows: np.ndarray   # (M', 2) front of (hops, crossings) of chunks with events
+    path_count: np.ndarray  # (B, S)
 
 
 class Replayer:
     """Streams tokens through a plan, carrying the attention blocks' KV-cache counts."""
 
-    def __init__(self, plan: ReplayPlan, latencies: Latencies, time_driven: bool) -> None:
-        self.plan, self.lat, self.time_driven = plan, latencies, time_driven
+    def __init__(self, plan: ReplayPlan, time_driven: bool) -> None:
+        self.plan, self.time_driven = plan, time_driven
         self.max_steps = int(plan.block_steps.max(initial=1))
         self.kv_cum = np.zeros((self.max_steps, plan.n_chunks), np.int64)
         self._kv = plan.chunk_kv
@@ -131,20 +115,19 @@ class Replayer:
         hops = np.add.reduceat(ev_chunk_total * p.chunk_hops, fc)
         cross = np.add.reduceat(ev_chunk_total * p.chunk_cross, fc)
 
-        lat = self.lat
-        upd_ns = active_tile * lat.update_ns + inactive_tile * lat.inactive_update_ns
         spikes_out = np.zeros_like(ev_tile)
         src = np.flatnonzero(p.tile_source)
-        spikes_out[:, src] = ce[:, p.tile_chunk[src]]  # the source core emits its chunk's spikes
-        busy = (ev_tile * lat.event_ns + syn_tile * (lat.synop_ns / lat.lanes) + upd_ns
-                + spikes_out * lat.spike_ns)                    # (S, T)
-        busy_max = np.maximum.reduceat(busy, ft, axis=1)        # (S, B)
-        path = (p.chunk_path_hops * lat.hop_ns + p.chunk_path_cross * lat.link_ns) * (ce > 0)
-        path_max = np.maximum.reduceat(path, fc, axis=1)        # (S, B)
-        step_mask = np.arange(self.max_steps)[:, None] < p.block_steps[None, :]
+        spikes_out[:, src] = ce[:, p.tile_chunk[src]]  # the sending core emits its chunk's spikes
+        busy = np.stack([ev_tile, syn_tile, active_tile, inactive_tile, spikes_out], axis=2)
+        tile_first = np.append(ft, p.n_tiles)
+        busy_rows, busy_count = _fronts(busy, tile_first, p.block_steps)
+        on = ce > 0
+        path = np.stack([p.chunk_path_hops[None, :] * on, p.chunk_path_cross[None, :] * on], axis=2)
+        path_rows, path_count = _fronts(path, np.append(fc, p.n_chunks), p.block_steps)
         return TokenCounters(
             position=position, events=events, synops=synops, synops_graded=graded,
             updates_active=upd_a, updates_inactive=upd_i, messages=msgs, hops=hops,
-            crossings=cross, stage_busy_ns=(busy_max * step_mask).sum(axis=0),
-            stage_path_ns=(path_max * step_mask).sum(axis=0), steps_run=p.block_steps.copy(),
+            crossings=cross, exits=np.add.reduceat(ev_chunk_total * p.chunk_exits, fc),
+            busy_rows=busy_rows, busy_count=busy_count, path_rows=path_rows,
+            path_count=path_count,
         )

@@ -31,13 +31,14 @@ class ReplayPlan:
     chunk_msgs: np.ndarray      # (K,) int64 messages per event
     chunk_hops: np.ndarray      # (K,) int64 hops per event
     chunk_cross: np.ndarray     # (K,) int64 chip crossings per event
+    chunk_exits: np.ndarray     # (K,) int64 messages per event leaving the sending chip
     chunk_path_hops: np.ndarray   # (K,) int64 longest path, hops
     chunk_path_cross: np.ndarray  # (K,) int64 longest path, chip crossings
     tile_chunk: np.ndarray      # (T,) int32
     tile_block: np.ndarray      # (T,) int32
     tile_rows: np.ndarray       # (T,) int64 target neurons on the tile
     tile_fanout: np.ndarray     # (T,) int64 synapses per event on the tile
-    tile_source: np.ndarray     # (T,) bool: the tile whose core emits the block's spikes
+    tile_source: np.ndarray     # (T,) bool: the tile whose core sends its chunk's spikes
     block_first_tile: np.ndarray  # (B,) int64
     block_first_chunk: np.ndarray  # (B,) int64
     block_steps: np.ndarray     # (B,) int64 steps per token of the block's group
@@ -49,6 +50,7 @@ class ReplayPlan:
     block_merge_adds: np.ndarray  # (B,) int64 adds merging partial sums per token
     block_chips: np.ndarray     # (B,) int64 chips the block spans
     block_cores: np.ndarray     # (B,) int64 cores (tiles) of the block
+    block_src_links: np.ndarray  # (B,) int64 chip links out of the block's sending chips
     sparse_tiles: np.ndarray    # (n,) int64 tiles whose columns have their own fan-out
     sparse_start: np.ndarray    # (n,) int64 offset of each such tile's per-column fan-out
     sparse_fan: np.ndarray      # (F,) int32 synapses per column on the tile, chunk order
@@ -85,8 +87,8 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
     unary = np.zeros(n, np.bool_)
     stage_of = {name: i for i, names in enumerate(graph.stages) for name in names}
 
-    chunk_cols: list[np.ndarray] = [[] for _ in range(6)]  # type: ignore[misc]
-    (c_block, c_kv, c_msgs, c_hops, c_cross, c_ph) = chunk_cols
+    chunk_cols: list[np.ndarray] = [[] for _ in range(7)]  # type: ignore[misc]
+    (c_block, c_kv, c_msgs, c_hops, c_cross, c_ph, c_exit) = chunk_cols
     c_pc: list = []
     t_chunk: list = []
     t_block: list = []
@@ -94,7 +96,7 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
     t_fan: list = []
     t_src: list = []
     b_cols = {k: [] for k in ("first_tile", "first_chunk", "steps", "stage", "wbits", "level",
-                              "graded", "out", "merge", "chips", "cores")}
+                              "graded", "out", "merge", "chips", "cores", "links")}
     n_chunk = 0
     n_tile = 0
     sp_tiles: list[int] = []
@@ -108,14 +110,15 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
             bp = mapping.blocks[b.name]
             row_bounds, col_bounds, tile_core = bp.row_bounds, bp.col_bounds, bp.tile_core
             msgs, hops, cross, ph, pc = bp.msgs, bp.hops, bp.crossings, bp.path_hops, bp.path_crossings
+            exits, links = bp.exits, bp.src_links
             level = bp.weight_level
             chips = len(np.unique(tile_core // mapping.cores_per_chip))
         else:
             row_bounds, col_bounds = np.array([0, b.c_out]), np.array([0, b.c_in])
             tile_core = np.zeros((1, 1), np.int64)
             msgs = np.ones(1, np.int64)
-            hops = cross = ph = pc = np.zeros(1, np.int64)
-            level, chips = 0, 1
+            hops = cross = ph = pc = exits = np.zeros(1, np.int64)
+            level, chips, links = 0, 1, 1
         n_row, n_col = len(row_bounds) - 1, len(col_bounds) - 1
         lo = offsets[group_index[b.source]]
         local = np.repeat(np.arange(n_col, dtype=np.int32), np.diff(col_bounds))
@@ -129,6 +132,7 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
             c_msgs.append(msgs[k])
             c_hops.append(hops[k])
             c_cross.append(cross[k])
+            c_exit.append(exits[k])
             c_ph.append(ph[k])
             c_pc.append(pc[k])
         rows = np.diff(row_bounds)
@@ -164,7 +168,7 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
                 else:
                     t_rows.append(rows[r])
                     t_fan.append(rows[r])
-                t_src.append(r == 0 and k == 0)
+                t_src.append(r == 0)
         n_chunk += n_col
         n_tile += n_row * n_col
         b_cols["steps"].append(g.max_steps)
@@ -176,6 +180,7 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
         b_cols["merge"].append((n_col - 1) * b.c_out if b.kind == "weights" else 0)
         b_cols["chips"].append(chips)
         b_cols["cores"].append(n_row * n_col)
+        b_cols["links"].append(links)
     if (chan_chunk < 0).any():
         raise ValueError("a neuron group feeds no synapse block")
     if (np.diff(chan_chunk) < 0).any():
@@ -188,6 +193,7 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
         chunk_start=chunk_start, chunk_unary=chunk_unary,
         chunk_block=np.asarray(c_block, np.int32), chunk_kv=np.asarray(c_kv, np.bool_),
         chunk_msgs=i64(c_msgs), chunk_hops=i64(c_hops), chunk_cross=i64(c_cross),
+        chunk_exits=i64(c_exit),
         chunk_path_hops=i64(c_ph), chunk_path_cross=i64(c_pc),
         tile_chunk=np.asarray(t_chunk, np.int32), tile_block=np.asarray(t_block, np.int32),
         tile_rows=i64(t_rows), tile_fanout=i64(t_fan), tile_source=np.asarray(t_src, np.bool_),
@@ -196,7 +202,7 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
         block_weight_bits=i64(b_cols["wbits"]), block_level=i64(b_cols["level"]),
         block_graded=np.asarray(b_cols["graded"], np.bool_), block_out_values=i64(b_cols["out"]),
         block_merge_adds=i64(b_cols["merge"]), block_chips=i64(b_cols["chips"]),
-        block_cores=i64(b_cols["cores"]),
+        block_cores=i64(b_cols["cores"]), block_src_links=i64(b_cols["links"]),
         sparse_tiles=i64(sp_tiles), sparse_start=i64(sp_start),
         sparse_fan=(np.concatenate(sp_fan).astype(np.int32) if sp_fan else np.zeros(0, np.int32)),
     )

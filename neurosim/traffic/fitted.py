@@ -82,13 +82,20 @@ class TrafficFit(Strict):
                 raise ValueError(f"sites.{site}.base: every layer needs a nonzero total")
         return self
 
+    def source_layer(self, layer: int, layers: int) -> int:
+        """The fitted layer that stands for ``layer`` of a ``layers``-layer model."""
+        return 0 if layers == 1 else round(layer * (self.layers - 1) / (layers - 1))
+
     def probabilities(self, site: str, layer: int, layers: int) -> tuple[np.ndarray, np.ndarray]:
-        """(base, salient) code probabilities for ``layer`` of a ``layers``-layer model."""
-        src = 0 if layers == 1 else round(layer * (self.layers - 1) / (layers - 1))
+        """(base, salient) code probabilities for ``layer`` of a ``layers``-layer model.
+
+        Where the traced model had no salient channel (an empty salient histogram), the
+        base histogram stands in for it; :meth:`FittedTraffic.provenance` lists where."""
+        src = self.source_layer(layer, layers)
         c = self.sites[site]
         base = np.asarray(c.base[src], np.float64)
         sal = np.asarray(c.salient[src], np.float64)
-        if not sal.sum():  # the traced model had no salient channel here
+        if not sal.sum():
             sal[: len(base)] = base
         return base / base.sum(), sal / sal.sum()
 
@@ -155,12 +162,16 @@ class FittedTraffic:
         self.max_steps = max((g.max_steps for g in graph.groups), default=1)
         rng = np.random.default_rng([seed, 0])
         self._groups = []
+        self.salient_from_base: set[str] = set()
         lo = 0
         for g in graph.groups:
             if g.site not in fit.sites:
                 raise InputError(fit.name, "sites", f"no histogram for site {g.site}",
                                  expected=", ".join(fit.sites))
             base, sal = fit.probabilities(g.site, g.layer, layers)
+            src = fit.source_layer(g.layer, layers)
+            if g.salient and not sum(fit.sites[g.site].salient[src]):
+                self.salient_from_base.add(f"{g.site}@fit-layer{src}")
             top = g.max_steps * (2**abits - 1)
             sal = sal[: top + 1] / sal[: top + 1].sum()
             mask = np.zeros(g.size, bool)
@@ -185,4 +196,5 @@ class FittedTraffic:
     def provenance(self) -> dict:
         return {"kind": "synthetic", "model": "fitted code histograms", "fit": self.fit.name,
                 "fit_source": to_plain(self.fit.source), "seed": self.seed,
-                "width_scaling": self.fit.width_scaling}
+                "width_scaling": self.fit.width_scaling,
+                "salient_from_base_histogram": sorted(self.salient_from_base)}

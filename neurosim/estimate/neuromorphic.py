@@ -1,0 +1,188 @@
+"""Neuromorphic energy and time of a placed graph's counters (DESIGN §3).
+
+Energy per token, by component:
+
+==============  =============================================================================
+synapses        synops x synop_energy (graded synops x graded_synop_energy)
+neurons         active updates x neuron_update_energy + inactive x inactive_update_energy
+spikes          events x spike_out_energy
+noc             messages x message_in_energy + hops x hop_energy
+links           chip crossings x message_bits x link energy per bit
+memory:<level>  bits read/written x energy per bit: weights per synop (b_w bits), neuron
+                state per update (read + write), KV cache (read p positions, write one),
+                dense-unit parameters
+transfer        partial sums moved from cores to the dense units (16 bits each)
+dense           dense-unit scalar ops x energy per op class
+static          chips x static power x token latency
+==============  =============================================================================
+
+Time per token: stages in order.  A spiking stage takes the max over its blocks of the sum
+over steps of (critical core busy + longest NoC path), the stage's barrier once per step,
+and at least its off-core memory time and its chip-link time (the bits of messages that
+leave their sending chips over that chip's links, at ``system.link.bandwidth_gbit_s`` each).
+A dense stage takes max(ops / (dense units x throughput), parameter bytes / bandwidth) plus
+the transfer of partial sums.  Dense units and their transfer bandwidth are per chip
+(``dense_unit.location: chip``, times the chips used) or in total (``host``).  With layer
+pipelining across tokens (a profile option) a new token enters every ``bottleneck_s`` = the
+slowest stage's time; latency per token is unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurosim.estimate import NS, PJ, Priced, interpolate, register
+from neurosim.hardware.schema import NeuromorphicProfile
+from neurosim.replay.counters import Counters
+
+ACTIVATION_BITS = 16
+"""Bits of an accumulated output value moved from a core to a dense unit."""
+
+
+def dense_scale(c: Counters, p: NeuromorphicProfile) -> int:
+    """How many times ``dense_unit.units`` and its transfer bandwidth count: the chips used
+    when the units sit on every chip, else once."""
+    return int(c.meta["mapping"]["chips"]) if p.dense_unit.location == "chip" else 1
+
+
+def _stage_sum(per_block: np.ndarray, stage: np.ndarray, n_st: int) -> np.ndarray:
+    """(T, G) sums over the blocks of each stage of (T, B) values."""
+    out = np.zeros((per_block.shape[0], n_st))
+    np.add.at(out.T, stage, per_block.T)
+    return out
+
+
+def _stage_max(per_block: np.ndarray, stage: np.ndarray, n_st: int) -> np.ndarray:
+    out = np.zeros((per_block.shape[0], n_st))
+    np.maximum.at(out.T, stage, per_block.T)
+    return out
+
+
+def _barrier_ns(c: Counters, p: NeuromorphicProfile) -> np.ndarray:
+    """(B,) barrier time per step, charged to the first block of each stage."""
+    stage, cores, chips = c["block_stage"], c["block_cores"], c["block_chips"]
+    per_chip = int(c.meta["mapping"]["cores_per_chip"])
+    out = np.zeros(len(stage))
+    for s in np.unique(stage):
+        blocks = np.flatnonzero(stage == s)
+        t = interpolate(p.chip.barrier_latency_ns.value, min(int(cores[blocks].sum()), per_chip))
+        n_chips = int(chips[blocks].max())
+        if n_chips > 1:
+            t += interpolate(p.system.barrier_latency_ns.value, n_chips)
+        out[blocks[0]] = t
+    return out
+
+
+def block_energy(c: Counters, p: NeuromorphicProfile) -> dict[str, np.ndarray]:
+    """(T, B) joules per block of the components counted per block."""
+    k = p.core
+    binary = c["synops"] - c["synops_graded"]
+    return {
+        "synapses": (binary * float(k.synop_energy_pj)
+                     + c["synops_graded"] * float(k.graded_synop_energy_pj)) * PJ,
+        "neurons": (c["updates_active"] * float(k.neuron_update_energy_pj)
+                    + c["updates_inactive"] * float(k.inactive_neuron_update_energy_pj)) * PJ,
+        "spikes": c["events"] * float(k.spike_out_energy_pj) * PJ,
+        "noc": (c["messages"] * float(k.message_in_energy_pj)
+                + c["hops"] * float(p.chip.hop_energy_pj)) * PJ,
+    }
+
+
+def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
+    m, k = c.meta, p.core
+    n_st, T = m["stages"], c.tokens
+    stage, level = c["block_stage"], c["block_level"]
+    n_lv = len(p.memory)
+    read_pj = np.array([float(lv.read_energy_pj_per_bit) for lv in p.memory])
+    write_pj = np.array([float(lv.write_energy_pj_per_bit) for lv in p.memory])
+    bw = np.array([float(lv.bandwidth_gb_s) for lv in p.memory]) * 1e9
+    kv_level, dense_level = m["mapping"]["kv_level"], m["mapping"]["dense_level"]
+    chips = int(m["mapping"]["chips"])
+
+    per_block = block_energy(c, p)
+    e = {name: v.sum(axis=1) for name, v in per_block.items()}
+    e["links"] = (c["crossings"].sum(axis=1) * float(p.system.message_bits.value)
+                  * float(p.system.link.energy_pj_per_bit)) * PJ
+    # memory traffic, bits per level
+    read = np.zeros((T, n_lv))
+    write = np.zeros((T, n_lv))
+    wbits = c["synops"] * c["block_weight_bits"]
+    np.add.at(read.T, level, wbits.T)
+    state = (c["updates_active"] + c["updates_inactive"]).sum(axis=1) * int(k.neuron_state_bits.value)
+    read[:, 0] += state
+    write[:, 0] += state
+    kv_bits = m["kv_bits_per_position"]
+    pos = c["count_position"]
+    if kv_level is not None:
+        read[:, kv_level] += m["kv_layers"] * pos * kv_bits
+        write[:, kv_level] += m["kv_layers"] * kv_bits
+    param_bytes = c["param_bytes"]
+    read[:, dense_level] += param_bytes.sum(axis=1) * 8
+    mem_j = (read * read_pj + write * write_pj) * PJ
+    for i, lv in enumerate(p.memory):
+        e[f"memory:{lv.name}"] = mem_j[:, i]
+    out_bits = float((c["block_out_values"] * ACTIVATION_BITS).sum())
+    e["transfer"] = np.full(T, out_bits * float(p.dense_unit.transfer_energy_pj_per_bit) * PJ)
+    du = p.dense_unit
+    op_pj = np.array([float(du.ops.mac_energy_pj), float(du.ops.add_energy_pj),
+                      float(du.ops.mul_energy_pj), float(du.ops.special_energy_pj)])
+    ops = c["dense_ops"]                                             # (T, G, C)
+    e["dense"] = ops.sum(axis=1) @ op_pj * PJ
+
+    # time
+    busy_w = np.array([float(k.event_in_latency_ns), float(k.synop_latency_ns) / int(k.synapse_lanes.value),
+                       float(k.neuron_update_latency_ns), float(k.inactive_neuron_update_latency_ns),
+                       float(k.spike_out_latency_ns)])
+    path_w = np.array([float(p.chip.hop_latency_ns), float(p.system.link.latency_ns)])
+    busy = c.front_max("busy", busy_w).sum(axis=2)                   # (T, B) ns
+    path = c.front_max("path", path_w).sum(axis=2)
+    spiking_ns = busy + path + _barrier_ns(c, p) * c["block_steps"]
+    stage_s = _stage_max(spiking_ns * NS, stage, n_st)
+    offcore = np.where(level > 0, wbits / 8 / bw[level], 0.0)        # (T, B)
+    mem_s = _stage_sum(offcore, stage, n_st)
+    if kv_level is not None:
+        kv_s = pos * kv_bits / 8 / bw[kv_level]
+        for s in c["kv_block_stages"]:
+            mem_s[:, s] += kv_s
+    link_bw = float(p.system.link.bandwidth_gbit_s) * 1e9
+    link = c["exits"] * float(p.system.message_bits.value) / (c["block_src_links"] * link_bw)
+    link_s = _stage_sum(link, stage, n_st)
+    spiking_s = np.maximum.reduce([stage_s, mem_s, link_s])
+    scale = dense_scale(c, p)
+    dense_flop_s = float(du.units.value) * scale * float(du.throughput_gflop_s) * 1e9
+    dense_s = np.maximum(ops.sum(axis=2) / dense_flop_s, param_bytes / bw[dense_level])
+    xfer = np.zeros(n_st)
+    np.add.at(xfer, stage, c["block_out_values"] * ACTIVATION_BITS / 8
+              / (float(du.transfer_bandwidth_gb_s) * scale * 1e9))
+    total_s = spiking_s + dense_s + xfer[None, :]
+    latency = total_s.sum(axis=1)
+    e["static"] = chips * float(p.chip.static_power_mw) * 1e-3 * latency
+
+    cols: dict[str, np.ndarray] = {
+        "energy_j": sum(e.values()),
+        "latency_s": latency,
+        "bottleneck_s": total_s.max(axis=1, initial=0.0),
+        "latency_s:spiking": spiking_s.sum(axis=1),
+        "latency_s:dense": dense_s.sum(axis=1),
+        "latency_s:transfer": np.full(T, xfer.sum()),
+    }
+    for i, lv in enumerate(p.memory):
+        cols[f"memory_bytes:{lv.name}"] = (read[:, i] + write[:, i]) / 8
+    for name, v in e.items():
+        cols[f"energy_j:{name}"] = v
+    notes = []
+    missing = set(m["group_models"]) - set(k.neuron_models)
+    if missing:
+        notes.append(f"neuron models {sorted(missing)} are not native on {p.name}; "
+                     "their codes are injected as spikes into accumulating neurons")
+    if p.execution.layer_pipelining:
+        notes.append("layer pipelining: tokens_per_s_pipelined = 1 / slowest stage time")
+    return Priced(cols, sum(per_block.values()),
+                  {"dense_units": int(du.units.value) * scale}, notes)
+
+
+def _no_baseline(c: Counters, p: NeuromorphicProfile) -> list:
+    return []
+
+
+price = register("neuromorphic", baseline=_no_baseline)(_price)
