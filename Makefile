@@ -70,6 +70,7 @@ endif
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check neurosim tests
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) $(LAVA_VENV) .pytest_cache

@@ -31,7 +31,7 @@ from neurosim.graph.ir import EventGraph  # noqa: E402
 from neurosim.graph.lower import lower  # noqa: E402
 from neurosim.hardware import load_profile  # noqa: E402
 from neurosim.mapping import map_graph  # noqa: E402
-from neurosim.replay.engine import Latencies, Replayer  # noqa: E402
+from neurosim.replay.engine import Replayer  # noqa: E402
 from neurosim.replay.plan import build_plan  # noqa: E402
 from neurosim.traffic.synthetic import SyntheticTraffic  # noqa: E402
 
@@ -39,8 +39,7 @@ from neurosim.traffic.synthetic import SyntheticTraffic  # noqa: E402
 def replayer(graph, profile, context):
     mapping = map_graph(graph, profile, context)
     plan = build_plan(graph, mapping, int(profile.core.graded_payload_bits.value))
-    return mapping, Replayer(plan, Latencies.of(profile),
-                             profile.core.neuron_update == "time_driven")
+    return mapping, Replayer(plan, profile.core.neuron_update == "time_driven")
 
 
 def throughput(tokens: int) -> dict:

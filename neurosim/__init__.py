@@ -5,7 +5,7 @@ returns a :class:`~neurosim.result.Result`; ``neurosim.reprice(result, profile)`
 its saved counters on another profile that maps the graph identically.
 """
 
-__version__ = "0.1.0"
+from neurosim._version import __version__  # noqa: F401
 
 
 def __getattr__(name: str):

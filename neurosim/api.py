@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import neurosim
 from neurosim import estimate
+from neurosim._version import __version__
 from neurosim.backends import get_backend
 from neurosim.backends.graph_net import SimulatedTraffic
 from neurosim.cards import ModelCard, card_hash, load_card
@@ -183,7 +183,7 @@ def replay_graph(graph: EventGraph, prof: Profile, source, *, tokens: int, conte
                                      if dense_graph.dense_ops else 0.0),
         "notes": notes, "traffic_kind": source.kind,
         "provenance": {
-            "neurosim_version": neurosim.__version__,
+            "neurosim_version": __version__,
             "model_card": graph.model,
             "graph_weights": graph.weights,
             "traffic": source.provenance(),

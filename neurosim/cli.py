@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-import neurosim
 from neurosim._schema import iter_quantities
+from neurosim._version import __version__
 from neurosim.backends.conformance import BUILDERS as CONFORMANCE_CASES
 from neurosim.cards import card_summary, list_cards, load_card
 from neurosim.errors import NeurosimError
@@ -676,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="What would this spiking LLM cost on that chip, per token?",
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {neurosim.__version__}")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("profiles", help="list, show and validate hardware profiles")

@@ -31,8 +31,8 @@ import numba
 import numpy as np
 import torch
 
-import neurosim
 from neurosim._files import read_manifest, read_safetensors, verify_files, write_dir
+from neurosim._version import __version__
 from neurosim.cards.schema import LlamaCard
 from neurosim.convert.checkpoint import Checkpoint, check_card
 from neurosim.convert.evaluate import nll_sum
@@ -233,7 +233,7 @@ def build_router(card: LlamaCard, ckpt: Checkpoint, out: str | Path, *, eta: flo
                        "tokens": int(len(ev)), "window": window,
                        "ppl_full": math.exp(nll_full), "ppl_routed": math.exp(nll_routed),
                        "active": float(gates.mean()), "active_per_layer": per_layer.tolist()},
-        "neurosim_version": neurosim.__version__,
+        "neurosim_version": __version__,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     return save_router(out, router, gates, meta)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import neurosim
+from neurosim._version import __version__
 from neurosim.cards.schema import ModelCard
 from neurosim.convert.artifact import Artifact
 from neurosim.convert.model import LlamaRunner, Recorder
@@ -58,7 +58,7 @@ def record_trace(art: Artifact, card: ModelCard, text_ref: str, tokens: int, out
               "text": {"name": text.name, "sha256": text.sha256},
               "groups": group_table(graph),
               "spiking": {k: art.config.to_dict()[k] for k in ("abits", "addbit", "kv_addbit")},
-              "neurosim_version": neurosim.__version__}
+              "neurosim_version": __version__}
     cache = runner.new_cache()
     with TraceWriter(out, header, salient, ids, chunk_tokens) as writer:
         for start in range(0, tokens, chunk_tokens):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import neurosim
+from neurosim._version import __version__
 from neurosim.cards.schema import ModelCard
 from neurosim.convert.artifact import (
     SPIKING_SITES,
@@ -141,7 +141,7 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
         "source": {"path": ckpt.source, "sha256": ckpt.sha256},
         "calibration": {"text": text.name, "text_sha256": text.sha256, "samples": calib_samples,
                         "window_tokens": window, "saliency": "first order, mean over tokens"},
-        "neurosim_version": neurosim.__version__,
+        "neurosim_version": __version__,
         "timing_s": {"load": round(t_load, 2), "convert": round(time.perf_counter() - t0, 2)},
     }
     path = save_artifact(Path(out), meta, tensors, ckpt.tokenizer)

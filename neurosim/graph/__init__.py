@@ -1,0 +1,1 @@
+"""Event-driven graph IR and the lowering of model cards into it."""

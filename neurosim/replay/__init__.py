@@ -1,0 +1,1 @@
+"""Replay: per-token spike codes x a placed graph -> counters (no prices)."""
