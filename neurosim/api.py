@@ -13,7 +13,7 @@ import pandas as pd
 from neurosim import estimate
 from neurosim._version import __version__
 from neurosim.backends import get_backend
-from neurosim.backends.graph_net import SimulatedTraffic
+from neurosim.backends.graph_net import simulate_graph
 from neurosim.cards import ModelCard, card_hash, load_card
 from neurosim.cards.schema import DenseScheme, LlamaArchitecture
 from neurosim.convert.fanout import with_weights
@@ -27,6 +27,7 @@ from neurosim.replay.counters import Counters, count
 from neurosim.replay.plan import build_plan
 from neurosim.result import Result
 from neurosim.schemes import Request, scheme_of, traffic_source
+from neurosim.traffic.simulated import SimulatedTraffic
 
 Progress = Callable[[str, int, int], None]
 
@@ -128,7 +129,8 @@ def run(
     if backend != "numba":  # the backend simulates the neurons; numba replays the codes
         if progress is not None:
             progress("simulate", 0, 1)
-        source = SimulatedTraffic(graph, source, position + tokens, be)
+        source = SimulatedTraffic(graph, source, position + tokens, be.name,
+                                  lambda given: simulate_graph(graph, given, be))
         if progress is not None:
             progress("simulate", 1, 1)
     lif = sum(g.size for g in graph.groups) if scheme_of(card).rate_accounting else 0

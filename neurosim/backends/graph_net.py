@@ -11,8 +11,6 @@ traffic's codes, and its synops per block must equal ``Σ spikes x fan-out``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from neurosim.backends import Backend
@@ -73,45 +71,21 @@ def graph_net(graph: EventGraph, codes: list[np.ndarray]) -> Net:
     return Net(pops, conns, {"codes": inputs}, inputs.shape[0], f"{graph.model}-{len(codes)}tokens")
 
 
-class SimulatedTraffic:
-    """A traffic source whose spikes come from a backend simulating the graph's neurons."""
+def simulate_graph(graph: EventGraph, given: list[np.ndarray], backend: Backend,
+                   timeout_s: float | None = None) -> tuple[list[np.ndarray], dict[str, int], float]:
+    """Run the graph's neurons on ``backend`` with ``given`` codes per position as input.
 
-    def __init__(self, graph: EventGraph, source: Any, positions: int, backend: Backend,
-                 timeout_s: float | None = None) -> None:
-        why = graph_refusal(graph, backend)
-        if why:
-            raise BackendError(f"backend '{backend.name}' cannot run {graph.model}: {why}; "
-                               "use --backend numba")
-        self.kind, self.source, self.backend = source.kind, source, backend.name
-        given = [source.codes(p) for p in range(positions)]
-        net = graph_net(graph, given)
-        res = backend.run_net(net, timeout_s=timeout_s)
-        period = net["gif"].params["period"]
-        spikes = res.spikes["gif"]
-        self._codes = [spikes[k * period:(k + 1) * period].astype(np.int8)
-                       for k in range(positions)]
-        self.wall_s = res.wall_s
-        for k, (mine, theirs) in enumerate(zip(self._codes, given)):
-            pad = np.zeros_like(mine)
-            pad[: theirs.shape[0]] = theirs
-            if not np.array_equal(mine, pad):
-                raise BackendError(f"backend '{backend.name}': its GIF spikes differ from the "
-                                   f"traffic's codes at position {k}")
-        offset = _layout(graph)
-        for b in graph.blocks:
-            if b.kind != "weights":
-                continue
-            lo = offset[b.source]
-            fired = (spikes[:, lo:lo + b.c_in] != 0).sum(axis=0)
-            expected = int((fired * b.column_fanout()).sum())
-            if res.synops[b.name] != expected:
-                raise BackendError(f"backend '{backend.name}': block {b.name} counted "
-                                   f"{res.synops[b.name]} synops, spikes x fan-out give {expected}")
-
-    def codes(self, position: int) -> np.ndarray:
-        return self._codes[position]
-
-    def provenance(self) -> dict[str, Any]:
-        inner = (self.source.provenance() if hasattr(self.source, "provenance")
-                 else {"kind": self.source.kind})
-        return {**inner, "spikes_from": self.backend, "backend_wall_s": round(self.wall_s, 3)}
+    Returns the codes its GIF neurons emitted per position ((steps, N) int8 each), the
+    synops it counted per block, and its wall time in seconds.  A graph outside the
+    backend's capabilities is refused with the reason.
+    """
+    why = graph_refusal(graph, backend)
+    if why:
+        raise BackendError(f"backend '{backend.name}' cannot run {graph.model}: {why}; "
+                           "use --backend numba")
+    net = graph_net(graph, given)
+    res = backend.run_net(net, timeout_s=timeout_s)
+    period = net["gif"].params["period"]
+    spikes = res.spikes["gif"]
+    codes = [spikes[k * period:(k + 1) * period].astype(np.int8) for k in range(len(given))]
+    return codes, dict(res.synops), res.wall_s
