@@ -23,6 +23,7 @@ from neurosim.graph.ir import DenseOp, EventGraph
 from neurosim.hardware import load_profile
 from neurosim.hardware.schema import GpuProfile, NeuromorphicProfile
 from neurosim.kernels.replay import _front_max, _fronts
+from neurosim.mapping import map_graph
 from neurosim.mapping.place import MappingError, mapping_inputs
 
 NS = 1e-9
@@ -263,13 +264,20 @@ def test_link_bandwidth_bounds_the_stage():
     assert cols["latency_s:spiking"] == pytest.approx(3 * 32 / 1e6, rel=1e-12)
 
 
-def test_fan_out_limit_refuses_what_needs_splitter_neurons():
-    # 4 channels to 2 destination cores each: 8 routing entries on the sending core
-    ok = _variant(_two_chips(), lambda d: d["core"]["max_fan_out"].update(value=8))
-    replay(one_layer(4, 4), ok, codes([1, 0, 0, 0]))
-    tight = _variant(_two_chips(), lambda d: d["core"]["max_fan_out"].update(value=7))
-    with pytest.raises(MappingError, match=r"core\.max_fan_out: L0\.x needs 8 routing entries"):
-        replay(one_layer(4, 4), tight, codes([1, 0, 0, 0]))
+def test_fan_out_limit_narrows_chunks_or_refuses():
+    # 4 channels to 2 row tiles (2 neurons per core): 8 routing entries on the sending core.
+    # max_fan_out 8: one chunk, 2 cores.  7: chunks of at most 7 // 2 = 3 channels, so 2
+    # chunks (2 + 2 channels) x 2 rows = 4 cores, 4 entries each.  1: one channel to 2
+    # cores needs 2 entries: refused.
+    def fan(n):
+        return _variant(_two_chips(), lambda d: d["core"]["max_fan_out"].update(value=n))
+
+    assert map_graph(one_layer(4, 4), fan(8), 16).cores_used == 2
+    m = map_graph(one_layer(4, 4), fan(7), 16)
+    assert m.cores_used == 4 and list(m.blocks["L0.x"].col_bounds) == [0, 2, 4]
+    with pytest.raises(MappingError, match=r"core\.max_fan_out: L0\.x: 1 channel\(s\) to 2 "
+                                           r"destination cores need 2 routing entries"):
+        map_graph(one_layer(4, 4), fan(1), 16)
 
 
 def test_weight_bits_beyond_the_core_are_refused():

@@ -16,7 +16,8 @@ only.  A placement that still does not fit raises :class:`MappingError`.
 
 Spikes of a block's channel chunk start at the chunk's first row tile and go to the tiles
 of that chunk (one per row slice); that sending core holds one routing entry per (channel,
-destination core), at most ``core.max_fan_out``.  Weights wider than ``core.max_weight_bits``
+destination core), at most ``core.max_fan_out``: chunks are cut narrow enough for that, and a
+block whose one channel (an attention block: one KV head) needs more is refused.  Weights wider than ``core.max_weight_bits``
 are refused.  Unicast sends one message per destination core; multicast
 one per destination chip, with hops counted along a tree (source to the nearest destination
 on each chip, then the bounding box of the destinations on it).  Hops are Manhattan
@@ -152,7 +153,7 @@ def _even_bounds(n: int, parts: int) -> np.ndarray:
 
 
 def _tile_shape(rows: int, cols: int, weight_bits: int, p: NeuromorphicProfile,
-                resident: bool) -> tuple[int, int]:
+                resident: bool, name: str) -> tuple[int, int]:
     """(n_row, n_col) for a block of rows × cols under the core limits."""
     neurons = int(p.core.neurons.value)
     fan_in = max(1, int(p.core.max_fan_in.value))
@@ -175,7 +176,24 @@ def _tile_shape(rows: int, cols: int, weight_bits: int, p: NeuromorphicProfile,
                            got=f"{p.core_memory_kib():g} KiB per core, "
                                f"{state_bits} state bits per neuron",
                            expected="a core memory larger than one neuron's state plus one weight")
-    return math.ceil(rows / r), math.ceil(cols / k)
+    n_row = math.ceil(rows / r)
+    # a chunk's sending core holds an entry per channel and destination (row) tile
+    k = min(k, _fan_out_limit(p, n_row, name))
+    return n_row, math.ceil(cols / k)
+
+
+def _fan_out_limit(p: NeuromorphicProfile, destinations: int, name: str, unit: int = 1) -> int:
+    """Channels a sending core can route to ``destinations`` cores each, in multiples of
+    ``unit``; refuses when not even ``unit`` channels fit."""
+    fan_out = int(p.core.max_fan_out.value)
+    k = fan_out // destinations // unit
+    if k < 1:
+        raise MappingError(p.name, "core.max_fan_out",
+                           f"{name}: {unit} channel(s) to {destinations} destination cores need "
+                           f"{unit * destinations} routing entries on the sending core "
+                           "(splitter neurons are not modelled)", got=fan_out,
+                           expected=f">= {unit * destinations} entries per core")
+    return k * unit
 
 
 def _kv_shape(block: SynapseBlock, p: NeuromorphicProfile,
@@ -209,9 +227,10 @@ def _kv_shape(block: SynapseBlock, p: NeuromorphicProfile,
                                f"{bits(q) / 8192:.1f} KiB",
                            expected=f"<= {neurons} neurons, <= {fan_in} fan-in, "
                                     f"<= {p.core_memory_kib():g} KiB per core")
-    m = min(kv_heads, max(1, neurons // (q * per_query)), max(1, fan_in // head_dim),
-            max(1, int(mem_bits // bits(q))))
     n_row = math.ceil(group / q)
+    m = min(kv_heads, max(1, neurons // (q * per_query)), max(1, fan_in // head_dim),
+            max(1, int(mem_bits // bits(q))),
+            _fan_out_limit(p, n_row, block.name, head_dim) // head_dim)
     n_col = math.ceil(kv_heads / m)
     return _even_bounds(group, n_row), _even_bounds(kv_heads, n_col) * head_dim
 
@@ -232,7 +251,7 @@ def _check_fan_out(b: SynapseBlock, row_bounds: np.ndarray, col_bounds: np.ndarr
     column; that core's routing table holds ``max_fan_out`` entries.  Relaying through
     splitter neurons is not modelled, so a block that needs more is refused.
     """
-    n_row = len(row_bounds) - 1
+    n_row = 1 if b.identity else len(row_bounds) - 1  # an identity channel has one target
     entries = int(np.diff(col_bounds).max()) * n_row
     limit = int(p.core.max_fan_out.value)
     if entries > limit:
@@ -266,7 +285,7 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
         if b.identity:  # one synapse per target: only the neurons limit the tiles
             n_row = math.ceil(b.c_out / int(profile.core.neurons.value))
             return _even_bounds(b.c_out, n_row), _even_bounds(b.c_in, 1)
-        n_row, n_col = _tile_shape(b.c_out, b.c_in, b.weight_bits, profile, resident)
+        n_row, n_col = _tile_shape(b.c_out, b.c_in, b.weight_bits, profile, resident, b.name)
         return _even_bounds(b.c_out, n_row), _even_bounds(b.c_in, n_col)
 
     for b in graph.blocks:
