@@ -17,9 +17,9 @@ only.  A placement that still does not fit raises :class:`MappingError`.
 Spikes of a block's channel chunk start at the chunk's first row tile and go to the tiles
 of that chunk (one per row slice); that sending core holds one routing entry per (channel,
 destination core), at most ``core.max_fan_out``: chunks are cut narrow enough for that, and a
-block whose one channel (an attention block: one KV head) needs more is refused.  Weights wider than ``core.max_weight_bits``
-are refused.  Unicast sends one message per destination core; multicast
-one per destination chip, with hops counted along a tree (source to the nearest destination
+block whose one channel (an attention block: one KV head) needs more is refused.  Weights
+wider than ``core.max_weight_bits`` are refused.  Unicast sends one message per destination
+core; multicast one per destination chip, with hops counted along a tree (source to the nearest destination
 on each chip, then the bounding box of the destinations on it).  Hops are Manhattan
 distances on the global core grid (XY routing); chip crossings are Manhattan distances on
 the chip grid.
