@@ -296,10 +296,12 @@ def compare(models: list[str | ModelCard], profile: str | Profile, *, tokens: in
     ``energy_j``, ``tokens_per_s`` (1 / latency), ``synops``, ``dense_equivalent_macs`` and
     their ratio, ``dense_macs`` (what the dense units run), ``outside_synapses`` (share of the
     energy not spent on synaptic operations), and ``paper_j``: the paper-style accounting of the
-    same traffic on generic-45nm (SpikeGPT: projections at E_AC x firing rate; the others:
-    synops x E_AC plus non-spiking ops at their class energies), with ``paper_share`` =
-    paper_j / energy_j, the part of this estimate such an accounting covers; ``share:<c>``
-    each energy component's share (synapses, neurons, memory levels, NoC, dense, static ...).
+    same traffic by the run's accounting baseline (generic-45nm, or the profile itself when it
+    is an accounting profile), named in ``paper_accounting`` (``<profile>:paper`` for SpikeGPT,
+    projections at E_AC x firing rate; ``<profile>:spiking`` for the others, synops x E_AC
+    plus non-spiking ops at their class energies), with ``paper_share`` = paper_j / energy_j,
+    the part of this estimate such an accounting covers; ``share:<c>`` each energy
+    component's share (synapses, neurons, memory levels, NoC, dense, static ...).
     """
     prof = profile if not isinstance(profile, str) else load_profile(profile)
     rows = []
