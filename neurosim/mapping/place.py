@@ -18,8 +18,9 @@ Spikes of a block's channel chunk start at the chunk's first row tile and go to 
 of that chunk (one per row slice); that sending core holds one routing entry per (channel,
 destination core), at most ``core.max_fan_out``: chunks are cut narrow enough for that, and a
 block whose one channel (an attention block: one KV head) needs more is refused.  Weights
-wider than ``core.max_weight_bits`` are refused.  Unicast sends one message per destination
-core; multicast one per destination chip, with hops counted along a tree (source to the nearest destination
+wider than ``core.max_weight_bits`` are stored as ``ceil(bits / max_weight_bits)`` slices,
+each a synapse of its own to the same target (synops times the slices; the core adds the
+shifted slices).  Unicast sends one message per destination core; multicast one per destination chip, with hops counted along a tree (source to the nearest destination
 on each chip, then the bounding box of the destinations on it).  Hops are Manhattan
 distances on the global core grid (XY routing); chip crossings are Manhattan distances on
 the chip grid.
@@ -52,7 +53,8 @@ class BlockPlacement:
     Arrays: ``row_bounds`` (n_row+1,), ``col_bounds`` (n_col+1,) cut points;
     ``tile_core`` (n_row, n_col) global core ids; per chunk ``msgs``, ``hops``,
     ``crossings``, ``exits`` (messages that leave the source chip; all per event) and
-    ``path_hops``, ``path_crossings`` (longest path); ``src_links`` the chip links of the
+    ``path_hops``, ``path_crossings`` (longest path); ``weight_slices`` the synapses that
+    hold one weight (1 unless it is wider than the core's); ``src_links`` the chip links of the
     chips that send the block's chunks (their neighbours on the chip grid), which every
     exit crosses first.
     """
@@ -70,6 +72,7 @@ class BlockPlacement:
     path_crossings: np.ndarray
     exits: np.ndarray
     src_links: int
+    weight_slices: int = 1
 
     @property
     def n_row(self) -> int:
@@ -116,6 +119,7 @@ class Mapping:
             "core_utilisation": self.core_utilisation(),
             "neurons": self.neurons_used,
             "blocks_by_weight_level": where,
+            "blocks_with_sliced_weights": sum(bp.weight_slices > 1 for bp in self.blocks.values()),
             "weight_bytes_by_level": self.weight_bytes_by_level,
             "kv_cache_level": None if self.kv_level is None else self.level_names[self.kv_level],
             "dense_params_level": self.level_names[self.dense_param_level],
@@ -265,11 +269,9 @@ def _check_fan_out(b: SynapseBlock, row_bounds: np.ndarray, col_bounds: np.ndarr
 def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> Mapping:
     """Place ``graph`` on ``profile`` for a KV cache of ``context`` positions."""
     max_wbits = int(profile.core.max_weight_bits.value)
-    for b in graph.blocks:
-        if b.kind == "weights" and not b.identity and b.weight_bits > max_wbits:
-            raise MappingError(profile.name, "core.max_weight_bits",
-                               f"{b.name} has {b.weight_bits}-bit weights", got=max_wbits,
-                               expected=f">= {b.weight_bits} bits per synaptic weight")
+    if max_wbits < 1:
+        raise MappingError(profile.name, "core.max_weight_bits", "cores hold no weight bits",
+                           got=max_wbits, expected="an integer >= 1")
     stage_of = {n: i for i, names in enumerate(graph.stages) for n in names}
     cores_per_chip = int(profile.chip.cores.value)
     max_chips = int(profile.system.max_chips.value)
@@ -402,8 +404,9 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
             name = level_names[level]
             weight_bytes_by_level[name] = weight_bytes_by_level.get(name, 0.0) + b.weight_bytes
         links = sum(_chip_links(int(c), gx, gy, chips) for c in np.unique(core_chip[tile_core[0]]))
+        slices = -(-b.weight_bits // max_wbits) if b.kind == "weights" and not b.identity else 1
         placements[b.name] = BlockPlacement(b.name, stage_of[b.name], rb, cb, tile_core, level,
                                             msgs, hops, cross, path_h, path_c, exits,
-                                            max(1, int(links)))
+                                            max(1, int(links)), slices)
     return Mapping(profile.name, chips, (gx, gy), cores_per_chip, needed, placements, kv_level,
                    dense_level, level_names, neurons_used, weight_bytes_by_level)

@@ -43,7 +43,7 @@ class ReplayPlan:
     block_first_chunk: np.ndarray  # (B,) int64
     block_steps: np.ndarray     # (B,) int64 steps per token of the block's group
     block_stage: np.ndarray     # (B,) int64
-    block_weight_bits: np.ndarray  # (B,) int64
+    block_weight_bits: np.ndarray  # (B,) int64 bits read per synop (of a slice)
     block_level: np.ndarray     # (B,) int64 memory level of the weights
     block_graded: np.ndarray    # (B,) bool: graded synops (multi-level codes, sent graded)
     block_out_values: np.ndarray  # (B,) int64 partial sums sent to the dense unit per token
@@ -111,14 +111,14 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
             row_bounds, col_bounds, tile_core = bp.row_bounds, bp.col_bounds, bp.tile_core
             msgs, hops, cross, ph, pc = bp.msgs, bp.hops, bp.crossings, bp.path_hops, bp.path_crossings
             exits, links = bp.exits, bp.src_links
-            level = bp.weight_level
+            level, slices = bp.weight_level, bp.weight_slices
             chips = len(np.unique(tile_core // mapping.cores_per_chip))
         else:
             row_bounds, col_bounds = np.array([0, b.c_out]), np.array([0, b.c_in])
             tile_core = np.zeros((1, 1), np.int64)
             msgs = np.ones(1, np.int64)
             hops = cross = ph = pc = exits = np.zeros(1, np.int64)
-            level, chips, links = 0, 1, 1
+            level, chips, links, slices = 0, 1, 1, 1
         n_row, n_col = len(row_bounds) - 1, len(col_bounds) - 1
         lo = offsets[group_index[b.source]]
         local = np.repeat(np.arange(n_col, dtype=np.int32), np.diff(col_bounds))
@@ -146,7 +146,7 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
             c = np.arange(b.c_in)
             split = ((row_bounds[:-1, None] <= c) & (c < row_bounds[1:, None])).astype(np.int32)
         elif b.kind == "weights" and b.fanout is not None:
-            split = split_fanout(b.fanout, rows)
+            split = split_fanout(b.fanout, rows) * slices
         else:
             split = None
         for r in range(n_row):
@@ -167,13 +167,13 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
                     t_fan.append(b.fanout_per_event)
                 else:
                     t_rows.append(rows[r])
-                    t_fan.append(rows[r])
+                    t_fan.append(rows[r] * slices)
                 t_src.append(r == 0)
         n_chunk += n_col
         n_tile += n_row * n_col
         b_cols["steps"].append(g.max_steps)
         b_cols["stage"].append(stage_of[b.name])
-        b_cols["wbits"].append(b.weight_bits)
+        b_cols["wbits"].append(-(-b.weight_bits // slices))  # bits read per synop
         b_cols["level"].append(level)
         b_cols["graded"].append(g.graded and not sends_unary)
         b_cols["out"].append(n_col * b.c_out if b.kind == "weights" else b.c_out)
