@@ -176,9 +176,12 @@ def replay_graph(graph: EventGraph, prof: Profile, source, *, tokens: int, conte
         plan = build_plan(graph, None, 32)
         info["mapping"], info["mapping_inputs"] = {}, {}
         time_driven = False
-    # The literature accounting needs graded synops; they equal the mapped replay's unless
-    # binary-only cores expanded codes into unary spikes (tiles partition every target).
-    acc_plan = build_plan(graph, None, 32) if plan.chunk_unary.any() else None
+    # The literature accounting counts one graded synop per weight; the mapped replay's
+    # equal them unless binary-only cores expanded codes into unary spikes or cores hold
+    # weights in slices (tiles partition every target).
+    physical = plan.chunk_unary.any() or (plan.mapping is not None and any(
+        bp.weight_slices > 1 for bp in plan.mapping.blocks.values()))
+    acc_plan = build_plan(graph, None, 32) if physical else None
     info.update(meta or {})
     info.update({
         "embedding_row_bytes": float(dense_graph.dense_ops[0].param_bytes

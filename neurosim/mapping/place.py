@@ -20,8 +20,9 @@ destination core), at most ``core.max_fan_out``: chunks are cut narrow enough fo
 block whose one channel (an attention block: one KV head) needs more is refused.  Weights
 wider than ``core.max_weight_bits`` are stored as ``ceil(bits / max_weight_bits)`` slices,
 each a synapse of its own to the same target (synops times the slices; the core adds the
-shifted slices).  Unicast sends one message per destination core; multicast one per destination chip, with hops counted along a tree (source to the nearest destination
-on each chip, then the bounding box of the destinations on it).  Hops are Manhattan
+shifted slices).  Unicast sends one message per destination core; multicast one per
+destination chip, with hops counted along a tree (source to the nearest destination on each
+chip, then the bounding box of the destinations on it).  Hops are Manhattan
 distances on the global core grid (XY routing); chip crossings are Manhattan distances on
 the chip grid.
 """
