@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
 import torch
 
@@ -40,27 +39,10 @@ from neurosim.convert.model import LlamaRunner
 from neurosim.convert.spikellm import tokenize
 from neurosim.convert.text import load_text
 from neurosim.errors import InputError
+from neurosim.kernels.cluster import _assign_balanced
 
 FORMAT, VERSION = "neurosim-lte-router", 1
 Progress = Callable[[int, int], None]
-
-
-@numba.njit(cache=True)
-def _assign_balanced(order: np.ndarray, clusters: int, size: int, n: int) -> np.ndarray:
-    """Greedy capacity-limited assignment: walk (point, cluster) pairs by rising distance."""
-    labels = np.full(n, -1, np.int64)
-    count = np.zeros(clusters, np.int64)
-    left = n
-    for flat in order:
-        i, j = flat // clusters, flat % clusters
-        if labels[i] >= 0 or count[j] >= size:
-            continue
-        labels[i] = j
-        count[j] += 1
-        left -= 1
-        if left == 0:
-            break
-    return labels
 
 
 def balanced_kmeans(features: np.ndarray, size: int, seed: int = 0, iters: int = 20) -> np.ndarray:
