@@ -17,13 +17,13 @@ import neurosim  # noqa: E402
 from neurosim.cards import load_card  # noqa: E402
 from neurosim.convert.lte import (  # noqa: E402
     ExpertRouter,
-    _assign_balanced,
     balanced_kmeans,
     load_gates,
     load_router,
     routed_ffn,
 )
 from neurosim.errors import InputError  # noqa: E402
+from neurosim.kernels.cluster import _assign_balanced  # noqa: E402
 
 CARD = "lte-smollm2-135m"
 
