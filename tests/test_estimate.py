@@ -22,9 +22,10 @@ from neurosim.errors import InputError
 from neurosim.graph.ir import DenseOp, EventGraph
 from neurosim.hardware import load_profile
 from neurosim.hardware.schema import GpuProfile, NeuromorphicProfile
-from neurosim.kernels.replay import _front_max, _fronts
+from neurosim.kernels.replay import _fronts
 from neurosim.mapping import map_graph
 from neurosim.mapping.place import MappingError, mapping_inputs
+from neurosim.replay.counters import front_max
 
 NS = 1e-9
 
@@ -213,7 +214,7 @@ def test_fronts_give_the_max_for_any_weights(data):
     rows, count = _fronts(vec, first, steps)
     for _ in range(5):
         w = rng.random(d) * rng.integers(0, 2, d)
-        got = _front_max(rows, count.ravel(), w).reshape(count.shape)
+        got = front_max(rows, count.ravel(), w).reshape(count.shape)
         for b in range(len(sizes)):
             for s in range(steps_max):
                 want = 0.0 if s >= steps[b] else float((vec[s, first[b]:first[b + 1]] @ w).max())

@@ -113,26 +113,3 @@ def _fronts(vec: np.ndarray, first: np.ndarray, steps: np.ndarray) -> tuple[np.n
                     m += 1
             count[b, s] = m - start
     return out[:m].copy(), count
-
-
-@nb.njit(cache=True, nogil=True)
-def _front_max(rows: np.ndarray, count: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per slice, the max over its front rows of ``rows @ weight`` (0 for an empty slice).
-
-    rows (M, d) int64; count (N,) int64 rows per slice, in order; weight (d,) float64 >= 0.
-    Returns (N,) float64.
-    """
-    out = np.zeros(count.shape[0])
-    k = 0
-    d = rows.shape[1]
-    for i in range(count.shape[0]):
-        best = 0.0
-        for _ in range(count[i]):
-            v = 0.0
-            for c in range(d):
-                v += rows[k, c] * weight[c]
-            if v > best:
-                best = v
-            k += 1
-        out[i] = best
-    return out

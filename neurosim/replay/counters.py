@@ -46,7 +46,6 @@ import numpy as np
 
 from neurosim.errors import InputError
 from neurosim.graph.ir import OP_CLASSES, EventGraph
-from neurosim.replay.engine import Replayer, TokenCounters
 from neurosim.replay.plan import ReplayPlan
 
 FORMAT = "neurosim.Counters"
@@ -76,12 +75,8 @@ class Counters:
     def front_max(self, which: str, weight: np.ndarray) -> np.ndarray:
         """(T, B, S) max over each slice's front of ``rows @ weight``; ``which`` is
         ``busy`` or ``path``."""
-        from neurosim.kernels.replay import _front_max
-
         count = self.arrays[f"{which}_count"]
-        out = _front_max(self.arrays[f"{which}_rows"], count.ravel(),
-                         np.ascontiguousarray(weight, np.float64))
-        return out.reshape(count.shape)
+        return front_max(self.arrays[f"{which}_rows"], count.ravel(), weight).reshape(count.shape)
 
     # --- files ------------------------------------------------------------------------
 
@@ -120,6 +115,21 @@ class Counters:
             raise InputError(str(path), "format", "not neurosim counters version 1",
                              expected=f"{FORMAT} version {VERSION}")
         return cls(arrays, meta)
+
+
+def front_max(rows: np.ndarray, count: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Per slice, the max over its rows of ``rows @ weight`` (0 for an empty slice).
+
+    rows (M, d) int64, slices in order; count (N,) int64 rows per slice; weight (d,) >= 0.
+    Returns (N,) float64.
+    """
+    vals = rows @ np.asarray(weight, np.float64)
+    out = np.zeros(len(count))
+    full = count > 0
+    if full.any():
+        starts = (np.cumsum(count) - count)[full]
+        out[full] = np.maximum.reduceat(vals, starts)
+    return np.maximum(out, 0.0)
 
 
 class _DenseCounts:
@@ -211,6 +221,8 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
     literature accounting counts graded synops).  ``dense_graph``: the dense counterpart
     whose MACs and ops a GPU runs.
     """
+    from neurosim.replay.engine import Replayer  # numba: only where tokens are replayed
+
     replayer = Replayer(plan, time_driven)
     acc = Replayer(acc_plan, False) if acc_plan is not None else None
     n_prefix = context if encoder else position
@@ -234,7 +246,7 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
     for i in range(tokens):
         pos = context - 1 if encoder else position + i
         codes = source.codes(position + i)
-        tc: TokenCounters = replayer.token(codes, pos, grow=not encoder)
+        tc = replayer.token(codes, pos, grow=not encoder)
         acc_syn = tc.synops if acc is None else acc.token(codes, pos, not encoder).synops
         active = {g: float(tc.events[bi]) / graph[g].size for g, bi in gate_blocks.items()}
         for k in PER_BLOCK:
