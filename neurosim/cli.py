@@ -285,15 +285,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         result = run(card, profile, tokens=args.tokens, seed=args.seed,
                      position=args.position, context=args.context, backend=args.backend,
                      traffic=args.traffic, progress=bars)
+    return _emit(result, out_dir, args.json)
+
+
+def _emit(result, out_dir, as_json: bool) -> int:
+    """Save ``result`` into ``out_dir`` (if any), then print it as JSON or tables."""
     if out_dir is not None:
         result.save(out_dir)
     summary = result.summary()
-    if args.json:
+    if as_json:
         _print_json(summary)
     else:
         _render_run(summary, result)
         if out_dir is not None:
-            _console().print(f"results written to {out_dir}/ (result.json, *.parquet)")
+            _console().print(f"results written to {out_dir}/ (result.json, *.parquet, counters.npz)")
     return 0
 
 
@@ -303,17 +308,7 @@ def _cmd_reprice(args: argparse.Namespace) -> int:
 
     out_dir = _check_out(args.out) if args.out else None
     profile = load_profile(args.profile)
-    result = reprice(Result.load(args.source), profile)
-    if out_dir is not None:
-        result.save(out_dir)
-    summary = result.summary()
-    if args.json:
-        _print_json(summary)
-    else:
-        _render_run(summary, result)
-        if out_dir is not None:
-            _console().print(f"results written to {out_dir}/ (result.json, *.parquet)")
-    return 0
+    return _emit(reprice(Result.load(args.source), profile), out_dir, args.json)
 
 
 def _artifact(args: argparse.Namespace, card, bars):
