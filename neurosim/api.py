@@ -270,7 +270,13 @@ def reprice(result: Result, profile: str | Profile,
                                  expected="neurosim run on this profile")
     names = tuple(baselines if baselines is not None else
                   result.provenance.get("baselines", BASELINES))
-    return assemble(c, prof, _baseline_profiles(prof, names))
+    out = assemble(c, prof, _baseline_profiles(prof, names))
+    out.provenance["repriced_from"] = {
+        "profile": result.provenance.get("profile"),
+        "profile_sha256": result.provenance.get("profile_sha256"),
+        **({"repriced_from": result.provenance["repriced_from"]}
+           if "repriced_from" in result.provenance else {})}
+    return out
 
 
 def traffic_agreement(model: str | ModelCard, profile: str | Profile, *, tokens: int = 64,

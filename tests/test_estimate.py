@@ -165,6 +165,7 @@ def test_reprice_cli_json_is_the_run_json(cli, tmp_path):
     assert rep.code == 0 and fresh.code == 0, rep.err + fresh.err
     a, b = rep.json(), fresh.json()
     assert set(a) == set(b)
+    assert a["provenance"].pop("repriced_from")["profile"] == "loihi2"
     assert a["per_token"]["energy_j"] == pytest.approx(b["per_token"]["energy_j"], rel=1e-9)
     for k, v in b["energy_by_component_j"].items():
         assert a["energy_by_component_j"][k] == pytest.approx(v, rel=1e-9, abs=0), k
