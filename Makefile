@@ -1,7 +1,9 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    create .venv (python3), install neurosim with the convert extra, run the main job
 #   make test   the same environment plus the dev tools, then the whole test suite; then
-#               .venv-lava (a Python 3.10 with the lava extra) and the Lava-marked tests there
+#               .venv-lava (a Python 3.10 with the lava extra) and the Lava-marked tests there.
+#               Both suites run even if the first fails; a last report names each one's outcome
+#               and make fails if either did.
 # Every pip call takes constraints.txt, which pins torch to the local CPU wheel, and the lock of
 # its environment: lock/main.txt (.venv, Python 3.11) or lock/lava.txt (.venv-lava, Python 3.10),
 # every package pinned at the version that resolved.  The real SmolLM2 weights come from the
@@ -64,9 +66,16 @@ endif
 run: $(VENV)/.installed-run
 	$(VENV)/bin/neurosim run --model $(MODEL) --profile $(PROFILE) $(RUN_ARGS)
 
+# outcome of a suite from its exit status
+outcome = $$(if [ $$$(1) -eq 0 ]; then echo passed; else echo "FAILED (exit $$$(1))"; fi)
+
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
-	@$(MAKE) --no-print-directory test-lava
+	@main=0; lava=0; \
+	$(PY) -m pytest $(PYTEST_ARGS) || main=$$?; \
+	$(MAKE) --no-print-directory test-lava || lava=$$?; \
+	echo "test: main suite (.venv): $(call outcome,main)"; \
+	echo "test: Lava suite (.venv-lava): $(if $(strip $(LAVA_PYTHON)),$(call outcome,lava),SKIPPED (no Python 3.10))"; \
+	[ $$main -eq 0 ] && [ $$lava -eq 0 ]
 
 test-lava:
 ifeq ($(strip $(LAVA_PYTHON)),)
