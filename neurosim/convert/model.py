@@ -17,6 +17,8 @@ reduces over the whole sequence, which a decoder cannot do.
 The forward can record every spiking site's integer codes and accumulate the first-order
 saliency scores ``σ_c = Σ_t x_tc·(x_t WᵀW)_c`` of the linears, ``Kᵀ⊙(QᵀQKᵀ)`` of K and
 ``V⊙(PᵀPV)`` of V (seed-methods §1.3).
+
+``dtype`` is the runner's float type (FP32 by default).
 """
 
 from __future__ import annotations
@@ -115,20 +117,23 @@ class LlamaRunner:
     def __init__(self, shape: LlamaShape, tensors: dict[str, torch.Tensor], mode: str,
                  config: SpikingConfig | None = None,
                  masks: dict[tuple[int, str], np.ndarray] | None = None,
-                 weights: dict[tuple[int, str], torch.Tensor] | None = None) -> None:
+                 weights: dict[tuple[int, str], torch.Tensor] | None = None,
+                 dtype: torch.dtype = torch.float32) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        self.shape, self.mode = shape, mode
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError("dtype must be torch.float32 or torch.float64")
+        self.shape, self.mode, self.dtype = shape, mode, dtype
         self.cfg = config or SpikingConfig()
-        self.t = tensors
+        self.t = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
         self.masks: dict[tuple[int, str], torch.Tensor] = {}
         if mode == "spikellm":
             if masks is None:
                 raise ValueError("spikellm mode needs the salient masks")
             self.masks = {k: torch.as_tensor(np.asarray(v, bool)) for k, v in masks.items()}
         hd = shape.head_dim
-        self.inv_freq = 1.0 / (shape.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
-        self.weights = weights or {}
+        self.inv_freq = 1.0 / (shape.rope_theta ** (torch.arange(0, hd, 2, dtype=dtype) / hd))
+        self.weights = {k: v.to(dtype) for k, v in (weights or {}).items()}
         # ``ffn(layer, x)`` replaces a layer's FFN output (x: (T, d) normed input), e.g. LTE's
         # routed experts; None runs the model's own FFN
         self.ffn: Callable[[int, torch.Tensor], torch.Tensor] | None = None
@@ -137,24 +142,31 @@ class LlamaRunner:
                 w = tensors[linear_name(L, site)]
                 if mode in QUANT_WEIGHTS:
                     q, s, z = quantize_weight(w, self.cfg.weight_bits)
-                    w = (q.float() - z.float()[:, None]) * s[:, None]
-                self.weights[(L, site)] = w
+                    w = (q.to(dtype) - z.to(dtype)[:, None]) * s.to(dtype)[:, None]
+                self.weights[(L, site)] = w.to(dtype)
 
     @classmethod
     def from_checkpoint(cls, ckpt: Checkpoint, mode: str, config: SpikingConfig | None = None,
-                        masks: dict | None = None) -> LlamaRunner:
-        return cls(ckpt.shape, ckpt.tensors, mode, config, masks)
+                        masks: dict | None = None, dtype: torch.dtype = torch.float32
+                        ) -> LlamaRunner:
+        return cls(ckpt.shape, ckpt.tensors, mode, config, masks, dtype=dtype)
 
     @classmethod
-    def from_artifact(cls, art: Artifact, mode: str) -> LlamaRunner:
-        """``w4a4`` or ``spikellm`` runner of a converted artifact (its integer weights)."""
+    def from_artifact(cls, art: Artifact, mode: str, dtype: torch.dtype = torch.float32
+                      ) -> LlamaRunner:
+        """``w4a4`` or ``spikellm`` runner of a converted artifact (its integer weights).
+
+        In FP64 the weights ``(codes - zero)·scale`` are exact (an int16 times an FP32 scale).
+        """
         if mode not in QUANT_WEIGHTS:
             raise ValueError("an artifact holds quantized weights only")
         sh = art.shape
-        weights = {(L, s): torch.from_numpy(art.dequantized_weight(L, s))
+        npd = np.float64 if dtype == torch.float64 else np.float32
+        weights = {(L, s): torch.from_numpy(art.dequantized_weight(L, s, npd))
                    for L in range(sh.layers) for s in LINEAR_SITES}
         tensors = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in art.fp_tensors().items()}
-        return cls(sh, tensors, mode, art.config, art.masks() if mode == "spikellm" else None, weights)
+        return cls(sh, tensors, mode, art.config, art.masks() if mode == "spikellm" else None, weights,
+                   dtype=dtype)
 
     # --- pieces ------------------------------------------------------------------------
 
@@ -185,13 +197,14 @@ class LlamaRunner:
         return y
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        freqs = pos[:, None].float() * self.inv_freq[None, :]
+        freqs = pos[:, None].to(self.dtype) * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         return x * emb.cos() + _rotate_half(x) * emb.sin()
 
     def new_cache(self) -> list[list[torch.Tensor]]:
         hd, kvh = self.shape.head_dim, self.shape.kv_heads
-        return [[torch.zeros(kvh, 0, hd), torch.zeros(kvh, 0, hd)] for _ in range(self.shape.layers)]
+        return [[torch.zeros(kvh, 0, hd, dtype=self.dtype), torch.zeros(kvh, 0, hd, dtype=self.dtype)]
+                for _ in range(self.shape.layers)]
 
     # --- forward -----------------------------------------------------------------------
 
