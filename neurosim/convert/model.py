@@ -10,7 +10,8 @@
   ``min(q, 2^addbit·(2^abits - 1))`` (seed-methods §1.2, §1.6).
 
 Quantizer of one row ``x`` (last dim): ``s = clamp((max - min)/(2^b - 1), 1e-5, 1e4)``,
-``z = round(-min/s)``, ``q = clamp(round(x/s) + z, 0, 2^b - 1)``, ``x̂ = (q - z)·s``.
+``z = round(-min/s)``, ``q = clamp(round(x/s) + z, 0, 2^b - 1)``, ``x̂ = (q - z)·s``
+(``round``: half to even, ties within ``TIE_TOL`` as below).
 K and V are quantized per token and KV head (causal); the released code's K quantizer
 reduces over the whole sequence, which a decoder cannot do.
 
@@ -18,7 +19,28 @@ The forward can record every spiking site's integer codes and accumulate the fir
 saliency scores ``σ_c = Σ_t x_tc·(x_t WᵀW)_c`` of the linears, ``Kᵀ⊙(QᵀQKᵀ)`` of K and
 ``V⊙(PᵀPV)`` of V (seed-methods §1.3).
 
-``dtype`` is the runner's float type (FP32 by default).
+``dtype`` is the runner's float type (FP32 by default).  Every code is a rounding of a
+float, and a code that moves by one level moves the next layers' inputs by a whole
+quantization step, so one flipped code changes thousands of later ones (the KV cache
+carries it to later tokens).  Two things make the codes depend on the machine:
+
+* last-ulp differences between torch's CPU kernels (AVX2 vs AVX-512 vectorisation, BLAS and
+  reduction orders).  In FP32 they flip codes: a 1,024-token SmolLM2 trace recorded under
+  ``ATEN_CPU_CAPABILITY=avx512`` and ``=default`` differs in 39 % of its codes (from token
+  50 on).  In FP64 they stay below 1e-13 of a code step: over 48 tokens (16.4 million
+  rounding arguments) the largest difference is 9.2e-14 and the closest differing argument
+  lies 6.4e-9 from a decision boundary.  Traces are therefore recorded in FP64
+  (neurosim.convert.record).
+* exact ties.  Where an input row lies on the grid of an earlier quantizer (at the first
+  token attention returns V itself, so ``o_proj``'s input is a multiple of V's scale),
+  ``x/s`` and ``-min/s`` can be half-integers in exact arithmetic (SmolLM2: ``-min/s`` =
+  4.5, 5.5, 7.5 and 10.5 at token 0 in four layers).  Computed in floats they land on the
+  tie or one ulp to either side, depending on the last bit of that earlier scale, so the
+  rounding goes either way from machine to machine in any precision.  :func:`round_half_even`
+  therefore takes a value within ``TIE_TOL`` (relative) of a half-integer as that
+  half-integer: the exact-arithmetic result.  ``TIE_TOL`` is far above FP64 rounding noise
+  (ties land within a few ulps, ~1e-15) and below FP32's resolution, so FP32 results are
+  those of plain ``torch.round``.
 """
 
 from __future__ import annotations
@@ -39,14 +61,25 @@ QUANT_ACTS = ("w4a4", "spikellm", "w16a4")
 CACHE_SITES = ("k_cache", "v_cache")
 
 
+TIE_TOL = 1e-10
+
+
+def round_half_even(v: torch.Tensor) -> torch.Tensor:
+    """``torch.round`` (half to even), a value within ``TIE_TOL·max(1, |v|)`` of a
+    half-integer rounded as that half-integer (see the module docstring)."""
+    half = torch.floor(v) + 0.5
+    tie = (v - half).abs() <= TIE_TOL * v.abs().clamp(min=1.0)
+    return torch.where(tie, torch.round(half), torch.round(v))
+
+
 def quantize(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Asymmetric min-max quantization over the last dim: codes ``q`` (float), ``s``, ``z``."""
     lo = x.amin(-1, keepdim=True)
     hi = x.amax(-1, keepdim=True)
     top = 2**bits - 1
     s = ((hi - lo) / top).clamp(1e-5, 1e4)
-    z = torch.round(-lo / s)
-    q = (torch.round(x / s) + z).clamp(0, top)
+    z = round_half_even(-lo / s)
+    q = (round_half_even(x / s) + z).clamp(0, top)
     return q, s, z
 
 
