@@ -19,7 +19,7 @@ from neurosim.cards import load_card  # noqa: E402
 from neurosim.convert.artifact import load_artifact  # noqa: E402
 from neurosim.convert.checkpoint import load_checkpoint  # noqa: E402
 from neurosim.convert.model import LINEAR_SITES, LlamaRunner, Recorder  # noqa: E402
-from neurosim.convert.record import record_trace  # noqa: E402
+from neurosim.convert.record import record_trace, trace_runner  # noqa: E402
 from neurosim.convert.spikellm import convert  # noqa: E402
 from neurosim.convert.text import load_text  # noqa: E402
 from neurosim.errors import InputError  # noqa: E402
@@ -109,8 +109,7 @@ def test_trace_streams_chunks_equal_to_one_pass(tiny, artifact, tmp_path):
                          chunk_tokens=16)
     assert trace.tokens == 40 and [c["stop"] for c in trace.meta["chunks"]] == [16, 32, 40]
     rec = Recorder()
-    runner = LlamaRunner.from_artifact(artifact, "spikellm")
-    runner.forward(torch.from_numpy(trace.token_ids), record=rec)
+    trace_runner(artifact).forward(torch.from_numpy(trace.token_ids), record=rec)
     codes = rec.take()
     from neurosim.graph.lower import lower
 

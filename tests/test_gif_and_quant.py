@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from neurosim.traffic.gif import gif_codes, gif_steps
 
 torch = pytest.importorskip("torch")
-from neurosim.convert.model import quantize_act, quantize_weight  # noqa: E402
+from neurosim.convert.model import quantize, quantize_act, quantize_weight  # noqa: E402
 
 
 def slow_gif(q: int, m: int, steps: int) -> list[int]:
@@ -94,3 +94,41 @@ def test_spiking_linear_equals_fake_quant_in_the_integer_domain(seed):
         y = ws.numpy() * (s_b * (acc_b - z_b * w_int.numpy()[:, ~m_np].sum(1))
                           + s_h * (acc_h - z_h * w_int.numpy()[:, m_np].sum(1)))
         np.testing.assert_allclose(y, fake[t].numpy(), rtol=1e-4, atol=1e-4)
+
+
+def _exact_codes(k: list[int], bits: int) -> list[int]:
+    """The quantizer of a row ``k·u`` in exact rational arithmetic (any ``u > 0``)."""
+    from fractions import Fraction
+
+    lo, hi, top = min(k), max(k), 2**bits - 1
+    s = Fraction(hi - lo, top)
+    z = round(Fraction(-lo) / s)  # Python rounds a Fraction half to even
+    return [min(max(round(Fraction(v) / s) + z, 0), top) for v in k]
+
+
+@settings(max_examples=300, deadline=None)
+@given(u=st.floats(1e-4, 10.0), lo=st.integers(-31, 0), width=st.sampled_from([15, 30, 31, 45, 62]),
+       bits=st.sampled_from([4, 5]))
+def test_quantizer_codes_of_a_grid_row_do_not_depend_on_its_scale(u, lo, width, bits):
+    # a row on an earlier quantizer's grid (x = k·u: at token 0 attention returns V itself)
+    # has exact half-integer ties; in FP64 its codes are those of exact arithmetic for every
+    # scale u, not a float rounding that goes either way with u's last bits
+    k = list(range(lo, lo + width + 1))
+    x = torch.tensor([v * u for v in k], dtype=torch.float64)
+    assert quantize(x, bits)[0].long().tolist() == _exact_codes(k, bits)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([2, 4, 5, 8]))
+def test_fp32_quantizer_is_plain_round_half_even(seed, bits):
+    # the tie tolerance is below FP32's resolution: FP32 codes (weights, evaluation) are
+    # those of torch.round, exact ties included
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(4, 40, generator=g) * 3
+    x[0] = torch.arange(40, dtype=torch.float32) * 0.25 - 4.0  # grid row with exact ties
+    q, s, z = quantize(x, bits)
+    lo, hi = x.amin(-1, keepdim=True), x.amax(-1, keepdim=True)
+    s0 = ((hi - lo) / (2**bits - 1)).clamp(1e-5, 1e4)
+    z0 = torch.round(-lo / s0)
+    assert torch.equal(z, z0)
+    assert torch.equal(q, (torch.round(x / s0) + z0).clamp(0, 2**bits - 1))

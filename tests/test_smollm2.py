@@ -73,3 +73,49 @@ def test_shipped_conformance_slice_is_reproduced_from_the_real_model():
                                 tokens=meta["tokens"])
     for key in ("codes", "weights", "channels", "salient"):
         assert np.array_equal(again[key], shipped[key]), key
+
+
+def test_trace_codes_do_not_depend_on_torch_cpu_kernels(tmp_path):
+    """A trace recorded with torch's unvectorised kernels (ATEN_CPU_CAPABILITY=default, oneDNN
+    off) in a child process has the codes of one recorded here (AVX2/AVX-512 kernels)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    import torch
+
+    import neurosim
+    from neurosim.convert.cache import artifact_for
+    from neurosim.convert.record import record_trace
+
+    here_isa = torch.backends.cpu.get_cpu_capability()
+    if here_isa == "DEFAULT":
+        pytest.skip("torch runs its unvectorised kernels here already")
+    card = load_card(CARD)
+    art = artifact_for(card)
+    tokens = 64  # in FP32 the two differ from token 50 on (39 % of a 1,024-token trace)
+    here = record_trace(art, card, "pydoc-eval", tokens, tmp_path / "here")
+    code = textwrap.dedent(f"""
+        import torch
+        torch.backends.mkldnn.enabled = False
+        from neurosim.cards import load_card
+        from neurosim.convert.artifact import load_artifact
+        from neurosim.convert.record import record_trace
+        record_trace(load_artifact({str(art.path)!r}), load_card({CARD!r}), "pydoc-eval",
+                     {tokens}, {str(tmp_path / "default")!r})
+        print(torch.backends.cpu.get_cpu_capability())
+    """)
+    root = str(Path(neurosim.__file__).parents[1])  # the child imports this neurosim
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default",
+           "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "DEFAULT"
+    from neurosim.traffic.trace import SpikeTrace
+
+    other = SpikeTrace.open(tmp_path / "default")
+    diff = int((here.rows() != other.rows()).sum())
+    assert diff == 0, f"{diff} of {here.rows().size} codes differ ({here_isa} vs DEFAULT kernels)"

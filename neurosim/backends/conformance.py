@@ -12,6 +12,14 @@ two backends' results differ (spikes per neuron, spike values, synops, accumulat
   signed ternary spikes;
 * :func:`spikellm_slice` -- a channel slice of a real SmolLM2 SpikeLLM block: recorded codes
   and the converted integer weights (:func:`slice_from_artifact` extracts one).
+
+The shipped slice (:data:`DEFAULT_SLICE`, cut as :data:`DEFAULT_SLICE_SPEC` says from the
+cached conversion and trace of :data:`DEFAULT_SLICE_CARD`) is rebuilt with::
+
+    python -m neurosim.backends.conformance --out neurosim/data/models/slices/smollm2-L14-down_proj.npz
+
+Its codes come from an FP64 trace (neurosim.convert.record), so any machine rebuilds the
+same file.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from neurosim.backends.net import Connection, Net, Population
 
 SLICE_FORMAT = "neurosim.SpikeLLMSlice"
 DEFAULT_SLICE = DATA_ROOT / "models" / "slices" / "smollm2-L14-down_proj.npz"
+DEFAULT_SLICE_CARD = "smollm2-135m-spikellm"
+DEFAULT_SLICE_SPEC = {"layer": 14, "site": "down_proj", "salient": 16, "plain": 48, "rows": 48,
+                      "tokens": 32}
 
 
 def _weights(rng: np.random.Generator, rows: int, cols: int, lo: int, hi: int,
@@ -113,7 +124,10 @@ def slice_from_artifact(art, trace, layer: int, site: str, salient: int, plain: 
     w = art.weight_int(layer, site)[:rows][:, channels]
     cfg = art.config
     meta = {"format": SLICE_FORMAT, "version": 1, "model": trace.meta.get("model"),
-            "artifact_sha256": art.sha256, "text": trace.meta["text"], "group": group,
+            "artifact_sha256": art.sha256, "text": trace.meta["text"],
+            "trace": {"version": trace.meta["version"],
+                      "forward_dtype": trace.meta.get("forward_dtype", "float32")},
+            "group": group,
             "tokens": tokens, "rows": rows, "level": 2**cfg.abits - 1,
             "period": 2**cfg.addbit}
     return {"meta": np.array(json.dumps(meta)), "codes": q.astype(np.uint8),
@@ -123,6 +137,18 @@ def slice_from_artifact(art, trace, layer: int, site: str, salient: int, plain: 
 
 def save_slice(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
     np.savez_compressed(path, **arrays)
+
+
+def default_slice_arrays() -> dict[str, np.ndarray]:
+    """The arrays of :data:`DEFAULT_SLICE`, cut from the card's cached conversion and trace
+    (``$NEUROSIM_CACHE``; converted and recorded first if missing: needs torch)."""
+    from neurosim.cards import load_card
+    from neurosim.convert.cache import artifact_for, trace_for
+
+    card = load_card(DEFAULT_SLICE_CARD)
+    art = artifact_for(card)
+    trace = trace_for(card, art, DEFAULT_SLICE_SPEC["tokens"])
+    return slice_from_artifact(art, trace, **DEFAULT_SLICE_SPEC)
 
 
 def spikellm_slice(path: str | Path = DEFAULT_SLICE) -> Net:
@@ -164,3 +190,23 @@ def run_suite(backend: str = "lava", reference: str = "numba", seed: int = 0,
             "differences": differences(a, b),
         })
     return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m neurosim.backends.conformance [--out PATH]``: rebuild the shipped slice."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m neurosim.backends.conformance",
+                                 description="Rebuild the SpikeLLM conformance slice from the "
+                                             "cached SmolLM2 conversion and trace.")
+    ap.add_argument("--out", default=str(DEFAULT_SLICE), help="slice file to write (.npz)")
+    args = ap.parse_args(argv)
+    arrays = default_slice_arrays()
+    save_slice(args.out, arrays)
+    print(f"{args.out}: {json.loads(str(arrays['meta']))['group']}, "
+          f"codes {arrays['codes'].shape}, weights {arrays['weights'].shape}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

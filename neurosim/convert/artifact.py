@@ -104,11 +104,12 @@ class Artifact:
         z = self.tensors[f"{name}.zero"].astype(np.int16)[:, None]
         return self.weight_codes(layer, site).astype(np.int16) - z
 
-    def dequantized_weight(self, layer: int, site: str) -> np.ndarray:
+    def dequantized_weight(self, layer: int, site: str, dtype: type = np.float32) -> np.ndarray:
+        """``(codes - zero)·scale`` in ``dtype`` (exact in float64, rounded in float32)."""
         name = linear_name(layer, site)
-        q = self.weight_codes(layer, site).astype(np.float32)
-        z = self.tensors[f"{name}.zero"].astype(np.float32)[:, None]
-        return (q - z) * self.tensors[f"{name}.scale"][:, None]
+        q = self.weight_codes(layer, site).astype(dtype)
+        z = self.tensors[f"{name}.zero"].astype(dtype)[:, None]
+        return (q - z) * self.tensors[f"{name}.scale"].astype(dtype)[:, None]
 
     def masks(self) -> dict[tuple[int, str], np.ndarray]:
         """Salient masks by (layer, site), bool."""

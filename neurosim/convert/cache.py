@@ -6,7 +6,7 @@
 ``routers/<card>-<card sha>``.  A missing entry is built (convert with the default
 calibration, record on the evaluation text, train a router as in neurosim.convert.lte); an
 existing one is checked against its checksums and refused, with its path, if damaged; an
-artifact of an older format is converted again.
+artifact or trace of an older format version is built again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from neurosim._files import read_manifest, verify_files, write_dir
 from neurosim.cards import ModelCard, card_hash
 from neurosim.convert.artifact import VERSION, Artifact, load_artifact
 from neurosim.errors import InputError
+from neurosim.traffic.trace import VERSION as TRACE_VERSION
 from neurosim.traffic.trace import SpikeTrace
 
 TRACE_TEXT = "pydoc-eval"
@@ -68,7 +69,8 @@ def trace_for(card: ModelCard, art: Artifact, tokens: int,
     stem = f"{card.name}-{art.sha256[:12]}-{TRACE_TEXT}-"
     if root.is_dir():
         have = sorted((int(p.name[len(stem):]), p) for p in root.glob(stem + "*")
-                      if p.name[len(stem):].isdigit() and (p / "trace.json").is_file())
+                      if p.name[len(stem):].isdigit() and (p / "trace.json").is_file()
+                      and _version(p / "trace.json") == TRACE_VERSION)
         for n, p in have:
             if n >= tokens:
                 return SpikeTrace.open(p)

@@ -10,13 +10,37 @@
   ``min(q, 2^addbit·(2^abits - 1))`` (seed-methods §1.2, §1.6).
 
 Quantizer of one row ``x`` (last dim): ``s = clamp((max - min)/(2^b - 1), 1e-5, 1e4)``,
-``z = round(-min/s)``, ``q = clamp(round(x/s) + z, 0, 2^b - 1)``, ``x̂ = (q - z)·s``.
+``z = round(-min/s)``, ``q = clamp(round(x/s) + z, 0, 2^b - 1)``, ``x̂ = (q - z)·s``
+(``round``: half to even, ties within ``TIE_TOL`` as below).
 K and V are quantized per token and KV head (causal); the released code's K quantizer
 reduces over the whole sequence, which a decoder cannot do.
 
 The forward can record every spiking site's integer codes and accumulate the first-order
 saliency scores ``σ_c = Σ_t x_tc·(x_t WᵀW)_c`` of the linears, ``Kᵀ⊙(QᵀQKᵀ)`` of K and
 ``V⊙(PᵀPV)`` of V (seed-methods §1.3).
+
+``dtype`` is the runner's float type (FP32 by default).  Every code is a rounding of a
+float, and a code that moves by one level moves the next layers' inputs by a whole
+quantization step, so one flipped code changes thousands of later ones (the KV cache
+carries it to later tokens).  Two things make the codes depend on the machine:
+
+* last-ulp differences between torch's CPU kernels (AVX2 vs AVX-512 vectorisation, BLAS and
+  reduction orders).  In FP32 they flip codes: a 1,024-token SmolLM2 trace recorded under
+  ``ATEN_CPU_CAPABILITY=avx512`` and ``=default`` differs in 39 % of its codes (from token
+  50 on).  In FP64 they stay below 1e-13 of a code step: over 48 tokens (16.4 million
+  rounding arguments) the largest difference is 9.2e-14 and the closest differing argument
+  lies 6.4e-9 from a decision boundary.  Traces are therefore recorded in FP64
+  (neurosim.convert.record).
+* exact ties.  Where an input row lies on the grid of an earlier quantizer (at the first
+  token attention returns V itself, so ``o_proj``'s input is a multiple of V's scale),
+  ``x/s`` and ``-min/s`` can be half-integers in exact arithmetic (SmolLM2: ``-min/s`` =
+  4.5, 5.5, 7.5 and 10.5 at token 0 in four layers).  Computed in floats they land on the
+  tie or one ulp to either side, depending on the last bit of that earlier scale, so the
+  rounding goes either way from machine to machine in any precision.  :func:`round_half_even`
+  therefore takes a value within ``TIE_TOL`` (relative) of a half-integer as that
+  half-integer: the exact-arithmetic result.  ``TIE_TOL`` is far above FP64 rounding noise
+  (ties land within a few ulps, ~1e-15) and below FP32's resolution, so FP32 results are
+  those of plain ``torch.round``.
 """
 
 from __future__ import annotations
@@ -37,14 +61,25 @@ QUANT_ACTS = ("w4a4", "spikellm", "w16a4")
 CACHE_SITES = ("k_cache", "v_cache")
 
 
+TIE_TOL = 1e-10
+
+
+def round_half_even(v: torch.Tensor) -> torch.Tensor:
+    """``torch.round`` (half to even), a value within ``TIE_TOL·max(1, |v|)`` of a
+    half-integer rounded as that half-integer (see the module docstring)."""
+    half = torch.floor(v) + 0.5
+    tie = (v - half).abs() <= TIE_TOL * v.abs().clamp(min=1.0)
+    return torch.where(tie, torch.round(half), torch.round(v))
+
+
 def quantize(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Asymmetric min-max quantization over the last dim: codes ``q`` (float), ``s``, ``z``."""
     lo = x.amin(-1, keepdim=True)
     hi = x.amax(-1, keepdim=True)
     top = 2**bits - 1
     s = ((hi - lo) / top).clamp(1e-5, 1e4)
-    z = torch.round(-lo / s)
-    q = (torch.round(x / s) + z).clamp(0, top)
+    z = round_half_even(-lo / s)
+    q = (round_half_even(x / s) + z).clamp(0, top)
     return q, s, z
 
 
@@ -115,20 +150,23 @@ class LlamaRunner:
     def __init__(self, shape: LlamaShape, tensors: dict[str, torch.Tensor], mode: str,
                  config: SpikingConfig | None = None,
                  masks: dict[tuple[int, str], np.ndarray] | None = None,
-                 weights: dict[tuple[int, str], torch.Tensor] | None = None) -> None:
+                 weights: dict[tuple[int, str], torch.Tensor] | None = None,
+                 dtype: torch.dtype = torch.float32) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        self.shape, self.mode = shape, mode
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError("dtype must be torch.float32 or torch.float64")
+        self.shape, self.mode, self.dtype = shape, mode, dtype
         self.cfg = config or SpikingConfig()
-        self.t = tensors
+        self.t = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
         self.masks: dict[tuple[int, str], torch.Tensor] = {}
         if mode == "spikellm":
             if masks is None:
                 raise ValueError("spikellm mode needs the salient masks")
             self.masks = {k: torch.as_tensor(np.asarray(v, bool)) for k, v in masks.items()}
         hd = shape.head_dim
-        self.inv_freq = 1.0 / (shape.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
-        self.weights = weights or {}
+        self.inv_freq = 1.0 / (shape.rope_theta ** (torch.arange(0, hd, 2, dtype=dtype) / hd))
+        self.weights = {k: v.to(dtype) for k, v in (weights or {}).items()}
         # ``ffn(layer, x)`` replaces a layer's FFN output (x: (T, d) normed input), e.g. LTE's
         # routed experts; None runs the model's own FFN
         self.ffn: Callable[[int, torch.Tensor], torch.Tensor] | None = None
@@ -137,24 +175,31 @@ class LlamaRunner:
                 w = tensors[linear_name(L, site)]
                 if mode in QUANT_WEIGHTS:
                     q, s, z = quantize_weight(w, self.cfg.weight_bits)
-                    w = (q.float() - z.float()[:, None]) * s[:, None]
-                self.weights[(L, site)] = w
+                    w = (q.to(dtype) - z.to(dtype)[:, None]) * s.to(dtype)[:, None]
+                self.weights[(L, site)] = w.to(dtype)
 
     @classmethod
     def from_checkpoint(cls, ckpt: Checkpoint, mode: str, config: SpikingConfig | None = None,
-                        masks: dict | None = None) -> LlamaRunner:
-        return cls(ckpt.shape, ckpt.tensors, mode, config, masks)
+                        masks: dict | None = None, dtype: torch.dtype = torch.float32
+                        ) -> LlamaRunner:
+        return cls(ckpt.shape, ckpt.tensors, mode, config, masks, dtype=dtype)
 
     @classmethod
-    def from_artifact(cls, art: Artifact, mode: str) -> LlamaRunner:
-        """``w4a4`` or ``spikellm`` runner of a converted artifact (its integer weights)."""
+    def from_artifact(cls, art: Artifact, mode: str, dtype: torch.dtype = torch.float32
+                      ) -> LlamaRunner:
+        """``w4a4`` or ``spikellm`` runner of a converted artifact (its integer weights).
+
+        In FP64 the weights ``(codes - zero)·scale`` are exact (an int16 times an FP32 scale).
+        """
         if mode not in QUANT_WEIGHTS:
             raise ValueError("an artifact holds quantized weights only")
         sh = art.shape
-        weights = {(L, s): torch.from_numpy(art.dequantized_weight(L, s))
+        npd = np.float64 if dtype == torch.float64 else np.float32
+        weights = {(L, s): torch.from_numpy(art.dequantized_weight(L, s, npd))
                    for L in range(sh.layers) for s in LINEAR_SITES}
         tensors = {k: torch.from_numpy(np.array(v, np.float32)) for k, v in art.fp_tensors().items()}
-        return cls(sh, tensors, mode, art.config, art.masks() if mode == "spikellm" else None, weights)
+        return cls(sh, tensors, mode, art.config, art.masks() if mode == "spikellm" else None, weights,
+                   dtype=dtype)
 
     # --- pieces ------------------------------------------------------------------------
 
@@ -185,13 +230,14 @@ class LlamaRunner:
         return y
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        freqs = pos[:, None].float() * self.inv_freq[None, :]
+        freqs = pos[:, None].to(self.dtype) * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         return x * emb.cos() + _rotate_half(x) * emb.sin()
 
     def new_cache(self) -> list[list[torch.Tensor]]:
         hd, kvh = self.shape.head_dim, self.shape.kv_heads
-        return [[torch.zeros(kvh, 0, hd), torch.zeros(kvh, 0, hd)] for _ in range(self.shape.layers)]
+        return [[torch.zeros(kvh, 0, hd, dtype=self.dtype), torch.zeros(kvh, 0, hd, dtype=self.dtype)]
+                for _ in range(self.shape.layers)]
 
     # --- forward -----------------------------------------------------------------------
 

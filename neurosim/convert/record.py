@@ -1,4 +1,10 @@
-"""Record a SpikeTrace: real text through the SpikeLLM model, every site's codes per token."""
+"""Record a SpikeTrace: real text through the SpikeLLM model, every site's codes per token.
+
+The forward runs in FP64 from the artifact's integer weights (:data:`TRACE_DTYPE`, see
+:mod:`neurosim.convert.model`): its codes do not depend on which vector ISA or BLAS path
+torch's CPU kernels take (checked under ``ATEN_CPU_CAPABILITY=default``, ``avx2`` and
+``avx512``, and with ``torch.backends.mkldnn`` on and off).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ from neurosim.convert.text import load_text
 from neurosim.errors import InputError
 from neurosim.graph.lower import lower
 from neurosim.traffic.trace import SpikeTrace, TraceWriter, group_table
+
+TRACE_DTYPE = torch.float64
 
 
 def load_tokenizer(art: Artifact):
@@ -39,6 +47,11 @@ def text_ids(art: Artifact, text_ref: str, tokens: int) -> tuple[np.ndarray, obj
     return ids[:tokens], text
 
 
+def trace_runner(art: Artifact) -> LlamaRunner:
+    """The SpikeLLM runner a trace is recorded with (FP64, the artifact's integer weights)."""
+    return LlamaRunner.from_artifact(art, "spikellm", dtype=TRACE_DTYPE)
+
+
 def record_trace(art: Artifact, card: ModelCard, text_ref: str, tokens: int, out: str | Path,
                  chunk_tokens: int = 64, progress: Callable[[int, int], None] | None = None
                  ) -> SpikeTrace:
@@ -53,8 +66,9 @@ def record_trace(art: Artifact, card: ModelCard, text_ref: str, tokens: int, out
     graph = lower(card)
     masks = art.masks()
     salient = np.concatenate([masks[(g.layer, g.site)] for g in graph.groups])
-    runner = LlamaRunner.from_artifact(art, "spikellm")
+    runner = trace_runner(art)
     header = {"model": card.name, "artifact_sha256": art.sha256,
+              "forward_dtype": str(TRACE_DTYPE).removeprefix("torch."),
               "text": {"name": text.name, "sha256": text.sha256},
               "groups": group_table(graph),
               "spiking": {k: art.config.to_dict()[k] for k in ("abits", "addbit", "kv_addbit")},

@@ -2,9 +2,9 @@
 
 A directory holding
 
-* ``trace.json`` — model card, artifact SHA-256, text name and SHA-256, tokens, the neuron
-  groups (graph order: name, size, steps), spiking settings, and every data file with its
-  SHA-256;
+* ``trace.json`` — model card, artifact SHA-256, text name and SHA-256, tokens, the float
+  type of the recording forward (``forward_dtype``), the neuron groups (graph order: name,
+  size, steps), spiking settings, and every data file with its SHA-256;
 * ``codes-NNNNN.npy`` — chunks of (t, N) uint8 integer codes, one row per token, the
   groups side by side (memory-mappable);
 * ``salient.npy`` (N,) bool and ``token_ids.npy`` (tokens,) int64.
@@ -31,7 +31,9 @@ from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
 from neurosim.traffic.gif import gif_steps
 
-FORMAT, VERSION = "neurosim.SpikeTrace", 1
+# version 2: codes recorded by an FP64 forward (version 1: FP32, whose codes depend on the
+# CPU's vector ISA); the file layout is unchanged
+FORMAT, VERSION = "neurosim.SpikeTrace", 2
 
 
 def group_table(graph: EventGraph) -> list[dict[str, Any]]:
