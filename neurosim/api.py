@@ -116,14 +116,36 @@ def run(
     why = be.unavailable()
     if why:
         raise BackendError(why)
+    ctx = fit_context(card, position, tokens, context)
+    base_profiles = _baseline_profiles(prof, baselines)
+    counters = count_run(card, prof, tokens=tokens, seed=seed, position=position, context=ctx,
+                         backend=backend, traffic=traffic, progress=progress)
+    return assemble(counters, prof, base_profiles)
+
+
+def fit_context(card: ModelCard, position: int, tokens: int, context: int | None) -> int:
+    """The KV cache capacity of a run (default the card's ``max_context``); refuses tokens
+    that do not fit it."""
     ctx = context or card.architecture.max_context
     if position < 0 or position + tokens > ctx:
         raise InputError("run", "position", "tokens do not fit the context",
                          got=f"positions {position}..{position + tokens - 1}",
                          expected=f"positions within 0..{ctx - 1}")
-    base_profiles = _baseline_profiles(prof, baselines)
+    return ctx
+
+
+def count_run(card: ModelCard, prof: Profile, *, tokens: int, seed: int, position: int,
+              context: int, backend: str = "numba", traffic: str | None = None,
+              graph: EventGraph | None = None, mapping=None,
+              progress: Progress | None = None) -> Counters:
+    """The counters of :func:`run` (arguments already checked): what every price reuses.
+
+    ``graph`` and ``mapping``: the card's compiled graph and its placement on ``prof`` when
+    the caller has them already (sweeps cache them by content hash).
+    """
+    be = get_backend(backend)
     art = _artifact(card, progress)
-    graph = compile_graph(card, progress, art)
+    graph = graph if graph is not None else compile_graph(card, progress, art)
     source = traffic_source(Request(card, graph, art, seed, position + tokens - 1, progress),
                             traffic)
     if backend != "numba":  # the backend simulates the neurons; numba replays the codes
@@ -134,27 +156,27 @@ def run(
         if progress is not None:
             progress("simulate", 1, 1)
     lif = sum(g.size for g in graph.groups) if scheme_of(card).rate_accounting else 0
-    counters = replay_graph(
-        graph, prof, source, tokens=tokens, position=position, context=ctx,
+    return replay_graph(
+        graph, prof, source, tokens=tokens, position=position, context=context,
         encoder=graph.attention == "bidirectional", dense_graph=lower(dense_counterpart(card)),
-        lif_neurons=lif, progress=progress,
+        lif_neurons=lif, mapping=mapping, progress=progress,
         meta={"parameters": card.parameters, "embedding_params": _embedding_params(card),
               "model": card.name, "backend": backend},
         provenance={"model_card": card.name, "model_card_sha256": card_hash(card),
                     "backend": backend, "seed": seed})
-    return assemble(counters, prof, base_profiles)
 
 
 def replay_graph(graph: EventGraph, prof: Profile, source, *, tokens: int, context: int,
                  position: int = 0, encoder: bool = False, dense_graph: EventGraph | None = None,
                  lif_neurons: int = 0, meta: dict[str, Any] | None = None,
-                 provenance: dict[str, Any] | None = None,
+                 provenance: dict[str, Any] | None = None, mapping=None,
                  progress: Progress | None = None) -> Counters:
     """Place ``graph`` on ``prof`` (neuromorphic kinds) and count ``tokens`` tokens of
     ``source`` from ``position``: the counters every estimator prices.
 
     ``dense_graph``: the dense counterpart a GPU runs (default ``graph``);
-    ``lif_neurons``: neurons whose mean firing rate SpikeGPT's accounting uses (0: none).
+    ``lif_neurons``: neurons whose mean firing rate SpikeGPT's accounting uses (0: none);
+    ``mapping``: the placement of ``graph`` on ``prof`` for ``context``, if already made.
     """
     dense_graph = dense_graph if dense_graph is not None else graph
     notes: list[str] = []
@@ -162,7 +184,7 @@ def replay_graph(graph: EventGraph, prof: Profile, source, *, tokens: int, conte
                             "model": graph.model, "backend": "numba",
                             "parameters": 0, "embedding_params": 0}
     if prof.kind == "neuromorphic":
-        mp = map_graph(graph, prof, context)
+        mp = mapping if mapping is not None else map_graph(graph, prof, context)
         payload = int(prof.core.graded_payload_bits.value)
         plan = build_plan(graph, mp, payload)
         if plan.chunk_unary.any():

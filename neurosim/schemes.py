@@ -76,7 +76,9 @@ def traffic_source(req: Request, kind: str | None):
 def _spikellm_synthetic(r: Request):
     s = r.card.spiking
     if r.card.traffic.fit:
-        return FittedTraffic(r.graph, load_fit(r.card.traffic.fit), s.abits, r.seed)
+        scale = r.card.traffic.nonzero_scale
+        return FittedTraffic(r.graph, load_fit(r.card.traffic.fit), s.abits, r.seed,
+                             1.0 if scale is None else scale)
     return SyntheticTraffic(r.graph, s.abits, s.addbit, s.kv_addbit, r.seed)
 
 

@@ -137,6 +137,10 @@ class Traffic(Strict):
     default: Literal["synthetic", "real"]
     seed: Annotated[int, Field(ge=0)] = 0
     fit: str | None = None
+    nonzero_scale: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] | None = Field(
+        None, description="multiplies the fitted probability that a code is nonzero (capped "
+        "at 1; the nonzero codes keep their relative frequencies). Unset: 1, the fit's "
+        "width-scaling rule (histograms unchanged at any width), an assumption")
 
 
 # --- architectures ------------------------------------------------------------------------
@@ -260,6 +264,10 @@ class _CardBase(Strict):
         if self.traffic.default == "real" and self.weights.source == "none":
             raise _LocatedValueError(("traffic", "default"), "real",
                                      "real traffic needs weights", "synthetic, or give weights")
+        if self.traffic.nonzero_scale is not None and not self.traffic.fit:
+            raise _LocatedValueError(("traffic", "nonzero_scale"), self.traffic.nonzero_scale,
+                                     "scales fitted traffic, and the card names no fit",
+                                     "traffic.fit, or no nonzero_scale")
         return self
 
     @classmethod

@@ -38,19 +38,28 @@ class Priced:
 
 Price = Callable[[Counters, Any], Priced]
 Baseline = Callable[[Counters, Any], list[dict[str, Any]]]
+Columns = Callable[[Any], list[str]]
 _PRICE: dict[str, Price] = {}
 _BASELINE: dict[str, Baseline] = {}
+_COLUMNS: dict[str, Columns] = {}
 
 
-def register(kind: str, *, baseline: Baseline) -> Callable[[Price], Price]:
-    """Register the estimator of a profile kind and its baseline rows."""
+def register(kind: str, *, baseline: Baseline, columns: Columns) -> Callable[[Price], Price]:
+    """Register the estimator of a profile kind, its baseline rows and the names of the
+    ``Priced.tokens`` columns it produces for a profile (known before any run)."""
 
     def deco(fn: Price) -> Price:
         _PRICE[kind] = fn
         _BASELINE[kind] = baseline
+        _COLUMNS[kind] = columns
         return fn
 
     return deco
+
+
+def columns(profile) -> list[str]:
+    """Names of the per-token columns :func:`price` gives on ``profile``, in order."""
+    return _COLUMNS[profile.kind](profile)
 
 
 def price(counters: Counters, profile) -> Priced:
@@ -85,4 +94,4 @@ def interpolate(table: dict[int, float], x: float) -> float:
 # the kinds register themselves on import
 from neurosim.estimate import accounting, gpu, neuromorphic  # noqa: E402,F401
 
-__all__ = ["Priced", "baselines", "check_kind", "interpolate", "price", "register"]
+__all__ = ["Priced", "baselines", "check_kind", "columns", "interpolate", "price", "register"]

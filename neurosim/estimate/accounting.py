@@ -55,7 +55,11 @@ def baseline_rows(c: Counters, p: AccountingProfile) -> list[dict[str, Any]]:
     return rows
 
 
-@register("accounting", baseline=baseline_rows)
+def _columns(p: AccountingProfile) -> list[str]:
+    return ["energy_j", "latency_s", "energy_j:synapses", "energy_j:dense"]
+
+
+@register("accounting", baseline=baseline_rows, columns=_columns)
 def price(c: Counters, p: AccountingProfile) -> Priced:
     """The run itself priced as the literature does: ``spiking`` and its synapse share."""
     ac = float(p.ops.ac_energy_pj)

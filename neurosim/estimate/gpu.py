@@ -57,7 +57,12 @@ def baseline_rows(c: Counters, p: GpuProfile) -> list[dict[str, Any]]:
             for t, (e, s) in enumerate(zip(energy, r["latency_s"]))]
 
 
-@register("gpu", baseline=baseline_rows)
+def _columns(p: GpuProfile) -> list[str]:
+    return ["energy_j", "latency_s", "memory_bytes:hbm", "energy_j:compute",
+            "energy_j:memory:hbm", "energy_j:static"]
+
+
+@register("gpu", baseline=baseline_rows, columns=_columns)
 def price(c: Counters, p: GpuProfile) -> Priced:
     r = roofline(c, p, gated=True)
     cols = {"energy_j": r["compute_j"] + r["memory_j"] + r["static_j"],

@@ -185,4 +185,13 @@ def _no_baseline(c: Counters, p: NeuromorphicProfile) -> list:
     return []
 
 
-price = register("neuromorphic", baseline=_no_baseline)(_price)
+def _columns(p: NeuromorphicProfile) -> list[str]:
+    levels = [lv.name for lv in p.memory]
+    parts = ["synapses", "neurons", "spikes", "noc", "links", *[f"memory:{n}" for n in levels],
+             "transfer", "dense", "static"]
+    return ["energy_j", "latency_s", "bottleneck_s", "latency_s:spiking", "latency_s:dense",
+            "latency_s:transfer", *[f"memory_bytes:{n}" for n in levels],
+            *[f"energy_j:{c}" for c in parts]]
+
+
+price = register("neuromorphic", baseline=_no_baseline, columns=_columns)(_price)

@@ -86,18 +86,35 @@ class TrafficFit(Strict):
         """The fitted layer that stands for ``layer`` of a ``layers``-layer model."""
         return 0 if layers == 1 else round(layer * (self.layers - 1) / (layers - 1))
 
-    def probabilities(self, site: str, layer: int, layers: int) -> tuple[np.ndarray, np.ndarray]:
+    def probabilities(self, site: str, layer: int, layers: int,
+                      nonzero_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """(base, salient) code probabilities for ``layer`` of a ``layers``-layer model.
 
         Where the traced model had no salient channel (an empty salient histogram), the
-        base histogram stands in for it; :meth:`FittedTraffic.provenance` lists where."""
+        base histogram stands in for it; :meth:`FittedTraffic.provenance` lists where.
+        ``nonzero_scale`` multiplies the probability of a nonzero code (capped at 1)."""
         src = self.source_layer(layer, layers)
         c = self.sites[site]
         base = np.asarray(c.base[src], np.float64)
         sal = np.asarray(c.salient[src], np.float64)
         if not sal.sum():
             sal[: len(base)] = base
-        return base / base.sum(), sal / sal.sum()
+        base, sal = base / base.sum(), sal / sal.sum()
+        if nonzero_scale != 1.0:
+            base, sal = _scale_nonzero(base, nonzero_scale), _scale_nonzero(sal, nonzero_scale)
+        return base, sal
+
+
+def _scale_nonzero(p: np.ndarray, scale: float) -> np.ndarray:
+    """``p`` (code probabilities, code 0 first) with P(code != 0) times ``scale``, capped at 1;
+    the nonzero codes keep their relative probabilities."""
+    nonzero = 1.0 - p[0]
+    if nonzero <= 0.0:
+        return p
+    target = min(1.0, nonzero * scale)
+    out = p * (target / nonzero)
+    out[0] = 1.0 - target
+    return out
 
 
 def fits_dir() -> Path:
@@ -153,11 +170,13 @@ class FittedTraffic:
 
     kind = "synthetic"
 
-    def __init__(self, graph: EventGraph, fit: TrafficFit, abits: int, seed: int) -> None:
+    def __init__(self, graph: EventGraph, fit: TrafficFit, abits: int, seed: int,
+                 nonzero_scale: float = 1.0) -> None:
         if abits != fit.abits:
             raise InputError(fit.name, "abits", "the fit was made for other activation bits",
                              got=fit.abits, expected=str(abits))
         self.fit, self.seed, self.abits = fit, seed, abits
+        self.nonzero_scale = nonzero_scale
         layers = graph.layers
         self.max_steps = max((g.max_steps for g in graph.groups), default=1)
         rng = np.random.default_rng([seed, 0])
@@ -168,7 +187,7 @@ class FittedTraffic:
             if g.site not in fit.sites:
                 raise InputError(fit.name, "sites", f"no histogram for site {g.site}",
                                  expected=", ".join(fit.sites))
-            base, sal = fit.probabilities(g.site, g.layer, layers)
+            base, sal = fit.probabilities(g.site, g.layer, layers, nonzero_scale)
             src = fit.source_layer(g.layer, layers)
             if g.salient and not sum(fit.sites[g.site].salient[src]):
                 self.salient_from_base.add(f"{g.site}@fit-layer{src}")
@@ -196,5 +215,5 @@ class FittedTraffic:
     def provenance(self) -> dict:
         return {"kind": "synthetic", "model": "fitted code histograms", "fit": self.fit.name,
                 "fit_source": to_plain(self.fit.source), "seed": self.seed,
-                "width_scaling": self.fit.width_scaling,
+                "width_scaling": self.fit.width_scaling, "nonzero_scale": self.nonzero_scale,
                 "salient_from_base_histogram": sorted(self.salient_from_base)}
