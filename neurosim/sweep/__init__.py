@@ -59,7 +59,7 @@ def run_points(points: list[Point], sw: Sweep, meta: dict[str, Any], *,
                workers: int | None = None, retry_failed: bool = False, reuse: bool = True,
                progress: Progress | None = None) -> pd.DataFrame:
     """Run ``points`` of ``sw`` (see :func:`sweep`); rows as a DataFrame in point order."""
-    cols = engine.columns(list(sw.axes), list(sw.profiles.values()), sw.baselines)
+    cols = engine.columns(sw.inputs(), list(sw.profiles.values()), sw.baselines)
     store = Store(out, sw.sha256) if out is not None else None
     if store is not None:
         store.check()

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from neurosim import estimate
-from neurosim.api import count_run, fit_context
 from neurosim.api import compile_graph as _compile
+from neurosim.api import count_run, fit_context
 from neurosim.cards import ModelCard, card_hash
 from neurosim.errors import InputError, NeurosimError
 from neurosim.hardware import Profile, load_profile, profile_hash
@@ -39,12 +39,13 @@ CHUNK = 64
 # --- the columns of a sweep ------------------------------------------------------------
 
 
-def columns(axes: list[str], profiles: list[Profile], baselines: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(name, type) of every column, type one of ``int``, ``float``, ``str``: inputs, then
-    outputs, then the estimator columns of every profile kind in the sweep, baselines, hashes."""
+def columns(inputs: list[tuple[str, str]], profiles: list[Profile],
+            baselines: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, type) of every column, type one of ``int``, ``float``, ``str``: the point's
+    ``inputs`` (axes by path), outputs, the estimator columns of every profile kind in the
+    sweep, baselines, hashes."""
     cols = [("point", "int"), ("point_id", "str"), ("model", "str"), ("profile", "str"),
-            ("position", "int"), ("tokens", "int"), ("seed", "int"),
-            *[(a, "float") for a in axes],
+            ("position", "int"), ("tokens", "int"), ("seed", "int"), *inputs,
             ("status", "str"), ("error", "str"),
             ("energy_j", "float"), ("latency_s", "float"), ("tokens_per_s", "float"),
             ("chips", "int"), ("cores", "int"), ("events", "float"), ("synops", "float"),
@@ -63,7 +64,8 @@ def columns(axes: list[str], profiles: list[Profile], baselines: tuple[str, ...]
 
 def _inputs(p: Point) -> dict[str, Any]:
     return {"point": p.index, "point_id": p.id, "model": p.model, "profile": p.profile,
-            "position": p.position, "tokens": p.tokens, "seed": p.seed, **p.overrides}
+            "position": p.position, "tokens": p.tokens, "seed": p.seed,
+            **(p.overrides if p.record is None else p.record)}
 
 
 def failed_row(p: Point, error: str) -> dict[str, Any]:

@@ -32,6 +32,8 @@ class Point:
     seed: int
     context: int | None
     overrides: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] | None = None
+    """What the point's row records of its inputs (default: the overrides by path)."""
 
     @property
     def id(self) -> str:

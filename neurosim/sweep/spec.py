@@ -26,7 +26,7 @@ import difflib
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -124,11 +124,18 @@ class Sweep:
     profiles: dict[str, Profile]
     baselines: tuple[str, ...]
     axes: dict[str, list[float]]
+    extra: dict[str, Any] = field(default_factory=dict)
+    """What else decides the points (a sensitivity study's factor); part of the identity."""
+    record: tuple[tuple[str, str], ...] | None = None
+    """(name, type) of the input columns, when points record other than their axes."""
+
+    def inputs(self) -> list[tuple[str, str]]:
+        return list(self.record) if self.record is not None else [(a, "float") for a in self.axes]
 
     @property
     def sha256(self) -> str:
         """Identifies the sweep: the spec and the content of every card and profile."""
-        body = {"spec": to_plain(self.spec),
+        body = {"spec": to_plain(self.spec), "extra": self.extra,
                 "cards": {n: card_hash(c) for n, c in self.cards.items()},
                 "profiles": {n: profile_hash(p) for n, p in self.profiles.items()}}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
@@ -260,7 +267,14 @@ def apply(doc: dict, overrides: dict[str, Any]) -> dict:
     """A deep copy of plain ``doc`` with each ``path: value`` of ``overrides`` set."""
     out = copy.deepcopy(doc)
     for path, value in overrides.items():
-        keys, _ = locate(out, path)
+        try:
+            keys, _ = locate(out, path)
+        except KeyError:  # an optional key left unset: set it in its parent mapping
+            parent, _, last = path.rpartition(".")
+            keys, node = locate(out, parent) if parent else ([], out)
+            if not isinstance(node, dict):
+                raise
+            keys = [*keys, last]
         node = out
         for k in keys[:-1]:
             node = node[k]
