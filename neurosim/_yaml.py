@@ -67,7 +67,7 @@ def load_yaml_mapping(path: Path, error: type[InputError] = InputError) -> dict:
     return data
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml's emitter if built
     """Lists of scalars on one line (``[1, 2, 3]``); everything else in block style."""
 
     def represent_list(self, data):

@@ -85,10 +85,11 @@ def check_kind(counters: Counters, profile, source: str) -> None:
                          expected=f"a {kind} profile")
 
 
-def interpolate(table: dict[int, float], x: float) -> float:
-    """Piecewise-linear in the count, clamped at the ends."""
+def interpolate(table: dict[int, float], x):
+    """Piecewise-linear in the count, clamped at the ends; ``x`` a number or an array."""
     keys = sorted(table)
-    return float(np.interp(x, keys, [table[k] for k in keys]))
+    out = np.interp(x, keys, [table[k] for k in keys])
+    return float(out) if np.ndim(out) == 0 else out
 
 
 # the kinds register themselves on import

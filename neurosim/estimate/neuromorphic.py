@@ -63,13 +63,18 @@ def _barrier_ns(c: Counters, p: NeuromorphicProfile) -> np.ndarray:
     stage, cores, chips = c["block_stage"], c["block_cores"], c["block_chips"]
     per_chip = int(c.meta["mapping"]["cores_per_chip"])
     out = np.zeros(len(stage))
-    for s in np.unique(stage):
-        blocks = np.flatnonzero(stage == s)
-        t = interpolate(p.chip.barrier_latency_ns.value, min(int(cores[blocks].sum()), per_chip))
-        n_chips = int(chips[blocks].max())
-        if n_chips > 1:
-            t += interpolate(p.system.barrier_latency_ns.value, n_chips)
-        out[blocks[0]] = t
+    if not len(stage):
+        return out
+    stages, first = np.unique(stage, return_index=True)
+    idx = np.searchsorted(stages, stage)
+    stage_cores = np.zeros(len(stages), np.int64)
+    np.add.at(stage_cores, idx, cores.astype(np.int64))
+    stage_chips = np.zeros(len(stages), np.int64)
+    np.maximum.at(stage_chips, idx, chips.astype(np.int64))
+    t = interpolate(p.chip.barrier_latency_ns.value, np.minimum(stage_cores, per_chip))
+    multi = stage_chips > 1
+    t = t + np.where(multi, interpolate(p.system.barrier_latency_ns.value, stage_chips), 0.0)
+    out[first] = t
     return out
 
 

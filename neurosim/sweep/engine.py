@@ -138,10 +138,10 @@ def _baselines(counters, names: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-def price(counters, items: list[tuple[Point, Profile, str, str]],
+def price(counters, items: list[tuple[Point, Profile, str]],
           baselines: tuple[str, ...]) -> list[dict[str, Any]]:
-    """A row per point of ``items`` (point, its profile, card sha256, profile sha256):
-    ``counters`` priced on the point's profile (means per token)."""
+    """A row per point of ``items`` (point, its profile, its card's sha256): ``counters``
+    priced on the point's profile (means per token)."""
     if isinstance(counters, Failure):
         return [failed_row(p, counters.error) for p, *_ in items]
     c = counters
@@ -158,7 +158,7 @@ def price(counters, items: list[tuple[Point, Profile, str, str]],
     except Exception as exc:
         return [failed_row(p, _message(exc)) for p, *_ in items]
     rows = []
-    for p, prof, chash, phash in items:
+    for p, prof, chash in items:
         try:
             priced = estimate.price(c, prof)
         except Exception as exc:
@@ -170,7 +170,7 @@ def price(counters, items: list[tuple[Point, Profile, str, str]],
         row = {**_inputs(p), **shared, "status": "ok", "error": None,
                **{k: v for k, v in means.items()},
                "tokens_per_s": (1.0 / lat) if lat and math.isfinite(lat) else None,
-               "card_sha256": chash, "profile_sha256": phash}
+               "card_sha256": chash, "profile_sha256": profile_hash(prof)}
         if "chips" in priced.mapping:
             row["chips"] = priced.mapping["chips"]
         if "cores" in priced.mapping:
@@ -198,7 +198,7 @@ class Group:
     tokens: int
     seed: int
     context: int | None
-    items: list[tuple[Point, Profile, str, str]] = field(default_factory=list)
+    items: list[tuple[Point, Profile, str]] = field(default_factory=list)
 
 
 def plan(points: list[Point], cards: dict[str, ModelCard], profiles: dict[str, Profile],
@@ -216,7 +216,10 @@ def plan(points: list[Point], cards: dict[str, ModelCard], profiles: dict[str, P
             continue
         on_card = json.dumps({k: v for k, v in sorted(p.overrides.items())
                               if k.startswith("model.")}, default=repr)
-        card, chash = card_memo.setdefault(f"{p.model}|{on_card}", (card, card_hash(card)))
+        memo_key = f"{p.model}|{on_card}"
+        if memo_key not in card_memo:
+            card_memo[memo_key] = (card, card_hash(card))
+        card, chash = card_memo[memo_key]
         inputs = (json.dumps(mapping_inputs(prof), sort_keys=True, default=str)
                   if prof.kind == "neuromorphic" else "")
         key = ((chash, prof.name, prof.kind, inputs, p.position, p.tokens, p.seed, p.context)
@@ -224,7 +227,7 @@ def plan(points: list[Point], cards: dict[str, ModelCard], profiles: dict[str, P
         g = groups.get(key)
         if g is None:
             g = groups[key] = Group(card, prof, p.position, p.tokens, p.seed, p.context)
-        g.items.append((p, prof, chash, profile_hash(prof)))
+        g.items.append((p, prof, chash))
     return list(groups.values()), failed
 
 

@@ -1,0 +1,88 @@
+"""Sweep speed: re-priced points against replayed ones, and a mapping sweep.
+
+    .venv/bin/python benchmarks/sweep.py [--workers 2] [--no-reuse-sample 40 | --no-reuse-all]
+
+1. A 1,000-point energy-only sweep of spikellm-7b on loihi2, 4 tokens (synop energy x
+   static power x hop energy, 10 values each), as the command ``neurosim sweep SPEC --out D
+   --workers N`` from process start: LocalCluster start, JIT in each worker, one replay,
+   1,000 prices, the Parquet parts.
+2. The same points without reuse (every point replayed on its own) through the Python API on
+   a LocalCluster: a sample of them (default 40, spread over the spec) timed and scaled to
+   1,000, or all of them with ``--no-reuse-all``; the ratio to (1).
+3. A 100-point mapping sweep (core memory x neurons per core, 10 values each), as the
+   command from process start: every point is a replay; points per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from neurosim.sweep import load_spec, run_points
+from neurosim.sweep.points import enumerate_points
+
+BIN = Path(sys.executable).with_name("neurosim")
+
+ENERGY = {"schema_version": 1, "models": ["spikellm-7b"], "profiles": ["loihi2"], "tokens": 4,
+          "axes": {"profile.core.synop_energy_pj": {"log": [0.5, 8], "points": 10},
+                   "profile.chip.static_power_mw": {"log": [10, 1000], "points": 10},
+                   "profile.chip.hop_energy_pj": {"log": [0.1, 4], "points": 10}}}
+MAPPING = {"schema_version": 1, "models": ["spikellm-7b"], "profiles": ["loihi2"], "tokens": 4,
+           "axes": {"profile.memory.core_sram.capacity_kib": {"log": [96, 768], "points": 10},
+                    "profile.core.neurons": [1024, 1536, 2048, 3072, 4096, 5120, 6144, 7168,
+                                             8192, 12288]}}
+
+
+def command(spec: dict, tmp: Path, name: str, workers: int) -> tuple[float, int]:
+    """Seconds of ``neurosim sweep`` from process start, and the points it wrote."""
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    out = tmp / name
+    t0 = time.perf_counter()
+    subprocess.run([str(BIN), "sweep", str(path), "--out", str(out), "--workers", str(workers),
+                    "--json"], check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - t0
+    import pandas as pd
+
+    frame = pd.read_parquet(out)
+    return seconds, int((frame["status"] == "ok").sum())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-reuse-sample", type=int, default=40)
+    ap.add_argument("--no-reuse-all", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        s_reuse, ok = command(ENERGY, tmp, "energy", args.workers)
+        print(f"1. energy-only sweep, 1,000 points, reuse, command from process start: "
+              f"{s_reuse:.1f} s ({ok} ok, {ok / s_reuse:.0f} points/s)")
+
+        sw = load_spec(ENERGY)
+        points = enumerate_points(sw)
+        if not args.no_reuse_all:
+            step = max(1, len(points) // args.no_reuse_sample)
+            points = points[::step][: args.no_reuse_sample]
+        t0 = time.perf_counter()
+        frame = run_points(points, sw, {}, workers=args.workers, reuse=False)
+        s_part = time.perf_counter() - t0
+        s_all = s_part * 1000 / len(points)
+        what = "all 1,000" if len(points) == 1000 else f"{len(points)} of them, scaled to 1,000"
+        print(f"2. the same points without reuse ({what}): {s_part:.1f} s -> {s_all:.0f} s for "
+              f"1,000 ({int((frame['status'] == 'ok').sum())} ok); reuse is {s_all / s_reuse:.0f}x faster")
+
+        s_map, ok = command(MAPPING, tmp, "mapping", args.workers)
+        print(f"3. mapping sweep, 100 points (core memory x neurons per core), command from "
+              f"process start: {s_map:.1f} s, {100 / s_map:.2f} points/s ({ok} ok)")
+
+
+if __name__ == "__main__":
+    main()
