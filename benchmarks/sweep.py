@@ -24,8 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from neurosim.sweep import load_spec, run_points
-from neurosim.sweep.points import enumerate_points
+from neurosim.sweeps import load_spec, run_points
+from neurosim.sweeps.points import enumerate_points
 
 BIN = Path(sys.executable).with_name("neurosim")
 

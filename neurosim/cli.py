@@ -684,7 +684,7 @@ def sweep_summary(frame, out) -> dict[str, Any]:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     import time
 
-    from neurosim.sweep import load_spec, sweep
+    from neurosim.sweeps import load_spec, sweep
 
     sw = load_spec(args.spec)
     t0 = time.perf_counter()
@@ -727,7 +727,7 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from neurosim.report import pareto_figure, save_figure
-    from neurosim.sweep import pareto_front
+    from neurosim.sweeps import pareto_front
 
     frame = _read_sweep(args.source)
     front = pareto_front(frame, args.x, args.y, args.by)
@@ -766,7 +766,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from neurosim.report import save_figure, tornado_figure
-    from neurosim.sweep.sensitivity import sensitivity
+    from neurosim.sweeps.sensitivity import sensitivity
 
     out = _check_out(args.out) if args.out else None
     card, profile = load_card(args.model), load_profile(args.profile)

@@ -4,7 +4,6 @@ Pareto fronts, sensitivity."""
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import socket
@@ -21,12 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import neurosim
-from neurosim import sweep as sweep_mod
+from neurosim import sweeps as sweep_mod
 from neurosim._schema import to_plain
 from neurosim.hardware import load_profile
-from neurosim.sweep import engine, load_spec, pareto_front, sweep
-from neurosim.sweep.points import axis_combinations, enumerate_points
-from neurosim.sweep.spec import apply
+from neurosim.sweeps import engine, load_spec, pareto_front, sweep
+from neurosim.sweeps.points import axis_combinations, enumerate_points
+from neurosim.sweeps.spec import apply
 
 TINY = "spikellm-tiny"
 
@@ -414,7 +413,7 @@ def test_pareto_cli_table_and_plots(cli, priced, tmp_path):
 
 @pytest.fixture(scope="module")
 def tornado():
-    from neurosim.sweep.sensitivity import sensitivity
+    from neurosim.sweeps.sensitivity import sensitivity
 
     return sensitivity(TINY, "loihi2", factor=2.0, tokens=2, scheduler="inline")
 
@@ -489,5 +488,7 @@ def test_columns_declared_by_every_estimator_are_what_it_prices():
 
 
 def test_sweep_api_is_exported():
-    assert sweep_mod.sweep is sweep and callable(sweep_mod.run_points)
-    assert math.isfinite(sweep_mod.MAX_POINTS)
+    from neurosim.sweeps.sensitivity import sensitivity
+
+    assert neurosim.sweep is sweep and neurosim.sensitivity is sensitivity
+    assert callable(sweep_mod.run_points) and sweep_mod.MAX_POINTS == 100_000

@@ -17,7 +17,7 @@ from neurosim.cards.schema import CARD_FAMILIES
 from neurosim.errors import ModelCardError, ProfileError
 from neurosim.hardware import Profile
 from neurosim.hardware.schema import PROFILE_KINDS
-from neurosim.sweep.spec import Random, Sweep, apply
+from neurosim.sweeps.spec import Random, Sweep, apply
 
 
 @dataclass(frozen=True)

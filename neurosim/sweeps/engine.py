@@ -30,7 +30,7 @@ from neurosim.errors import InputError, NeurosimError
 from neurosim.hardware import Profile, load_profile, profile_hash
 from neurosim.mapping import map_graph
 from neurosim.mapping.place import mapping_inputs
-from neurosim.sweep.points import Point, build
+from neurosim.sweeps.points import Point, build
 
 SCHEDULER_TIMEOUT_S = 10
 CHUNK = 64

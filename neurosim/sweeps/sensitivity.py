@@ -22,9 +22,9 @@ from neurosim._schema import iter_quantities
 from neurosim.cards import ModelCard, load_card
 from neurosim.errors import InputError
 from neurosim.hardware import Profile, load_profile
-from neurosim.sweep import Progress, run_points
-from neurosim.sweep.points import Point
-from neurosim.sweep.spec import Sweep, SweepSpec
+from neurosim.sweeps import Progress, run_points
+from neurosim.sweeps.points import Point
+from neurosim.sweeps.spec import Sweep, SweepSpec
 
 CARD_KNOBS = {
     "traffic.nonzero_scale": "fitted traffic: the traced model's code histograms are used "

@@ -1,10 +1,10 @@
 """Hardware co-design sweeps: many (model, profile, numbers) points, one Parquet table.
 
-``neurosim.sweep(spec)`` runs a spec (:mod:`neurosim.sweep.spec`) on Dask and returns a row
+``neurosim.sweeps(spec)`` runs a spec (:mod:`neurosim.sweeps.spec`) on Dask and returns a row
 per point; with ``out`` the rows are written as points finish and a rerun resumes.  Points
 that differ only in prices share one replay and are re-priced
-(:mod:`neurosim.sweep.engine`).  :func:`pareto_front` picks the non-dominated points and
-:func:`neurosim.sweep.sensitivity.sensitivity` ranks a profile's assumed numbers.
+(:mod:`neurosim.sweeps.engine`).  :func:`pareto_front` picks the non-dominated points and
+:func:`neurosim.sweeps.sensitivity.sensitivity` ranks a profile's assumed numbers.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import pandas as pd
 
 from neurosim._version import __version__
 from neurosim.errors import InputError
-from neurosim.sweep import engine
-from neurosim.sweep.points import Point, enumerate_points
-from neurosim.sweep.spec import MAX_POINTS, SpecError, Sweep, load_spec
-from neurosim.sweep.store import Store
-from neurosim.sweep.store import frame as store_frame
+from neurosim.sweeps import engine
+from neurosim.sweeps.points import Point, enumerate_points
+from neurosim.sweeps.spec import MAX_POINTS, SpecError, Sweep, load_spec
+from neurosim.sweeps.store import Store
+from neurosim.sweeps.store import frame as store_frame
 
 Progress = Callable[[int, int, int], None]
 """``progress(done, failed, total)``, called as points finish."""
@@ -38,7 +38,7 @@ def sweep(spec: str | os.PathLike | dict | Sweep, *, out: str | os.PathLike | No
 
     ``scheduler``: ``tcp://host:port`` of a running Dask scheduler, ``"inline"`` for this
     process, or None for a new LocalCluster of ``workers`` processes (default one per core).
-    ``out``: the results directory (see :mod:`neurosim.sweep.store`); a rerun resumes, and
+    ``out``: the results directory (see :mod:`neurosim.sweeps.store`); a rerun resumes, and
     retries failed points only with ``retry_failed``.  More than :data:`MAX_POINTS` points
     need ``yes``.  ``reuse=False`` replays every point on its own (for timing only).
     Returns a row per point, in spec order.
