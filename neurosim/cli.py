@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from neurosim._schema import iter_quantities
 from neurosim._version import __version__
@@ -703,7 +704,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               f"{summary['failed']:,} failed, {summary['seconds']:.1f} s; results in "
               f"{args.out}/ (pandas.read_parquet)")
     for e in summary["errors"][:5]:
-        con.print(f"  failed x{e['points']}: {e['error']}")
+        con.print(f"  failed x{e['points']}: {e['error']}", markup=False, highlight=False)
     return 0
 
 
@@ -749,7 +750,7 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     t = Table(*cols, title=f"Pareto front: {args.y} against {args.x} ({len(front)} of "
               f"{len(ok):,} points)")
     for r in rows:
-        t.add_row(*[_fmt_cell(r[c]) for c in cols])
+        t.add_row(*[Text(_fmt_cell(r[c])) for c in cols])
     con = _console()
     con.print(t)
     con.print("plots: " + ", ".join(str(p) for p in paths))
@@ -798,13 +799,14 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
               title=f"{card.name} on {profile.name}: {_si(a['energy_j'], 'J')}/token, "
                     f"{_si(a['latency_s'], 's')}/token; what the answer hangs on")
     for r in table.head(args.top).to_dict(orient="records"):
-        t.add_row(str(r["rank"]), r["path"], r["value"], pct(r["energy_low"]), pct(r["latency_low"]),
+        t.add_row(str(r["rank"]), Text(r["path"]), Text(r["value"]), pct(r["energy_low"]),
+                  pct(r["latency_low"]),
                   pct(r["energy_high"]), pct(r["latency_high"]))
     con = _console()
     con.print(t)
     for r in table.head(args.top).to_dict(orient="records"):
-        if r["error"]:
-            con.print(f"  {r['path']}: {r['error']}")
+        if isinstance(r["error"], str):
+            con.print(f"  {r['path']}: {r['error']}", markup=False, highlight=False)
     if files:
         con.print("written: " + ", ".join(str(f) for f in files))
     return 0

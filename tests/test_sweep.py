@@ -492,3 +492,17 @@ def test_sweep_api_is_exported():
 
     assert neurosim.sweep is sweep and neurosim.sensitivity is sensitivity
     assert callable(sweep_mod.run_points) and sweep_mod.MAX_POINTS == 100_000
+
+
+def test_shipped_specs_load_and_plan():
+    from neurosim.sweeps.engine import plan
+
+    specs = sorted((Path(__file__).parents[1] / "reports" / "sweeps").glob("*.yaml"))
+    assert specs
+    for path in specs:
+        sw = load_spec(path)
+        groups, failed = plan(enumerate_points(sw), sw.cards, sw.profiles)
+        assert sw.size() == sum(len(g.items) for g in groups) + len(failed)
+        if path.name == "codesign.yaml":  # the spec of the co-design issue
+            assert sw.size() == 3 * 7 * 3 * 3 * 2 * 2 * 2
+            assert len(groups) == 3 * 3 * 2 * 2 * 2  # capacity x salient x models x profiles x positions
