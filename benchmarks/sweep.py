@@ -6,9 +6,11 @@
    static power x hop energy, 10 values each), as the command ``neurosim sweep SPEC --out D
    --workers N`` from process start: LocalCluster start, JIT in each worker, one replay,
    1,000 prices, the Parquet parts.
-2. The same points without reuse (every point replayed on its own) through the Python API on
-   a LocalCluster: a sample of them (default 40, spread over the spec) timed and scaled to
-   1,000, or all of them with ``--no-reuse-all``; the ratio to (1).
+2. The same points without reuse, on a LocalCluster of as many workers, warmed up (its start
+   and JIT timed apart): every point replayed on its own with the workers' graph and mapping
+   caches, and every point a whole ``neurosim.run``; a sample of them (default 40, spread
+   over the spec) timed per point and scaled to 1,000 plus the cluster start, or all of them
+   with ``--no-reuse-all``; the ratio to (1).
 3. A 100-point mapping sweep (core memory x neurons per core, 10 values each), as the
    command from process start: every point is a replay; points per second.
 """
@@ -24,8 +26,9 @@ from pathlib import Path
 
 import yaml
 
-from neurosim.sweeps import load_spec, run_points
-from neurosim.sweeps.points import enumerate_points
+import neurosim
+from neurosim.sweeps import engine, load_spec
+from neurosim.sweeps.points import build, enumerate_points
 
 BIN = Path(sys.executable).with_name("neurosim")
 
@@ -54,6 +57,17 @@ def command(spec: dict, tmp: Path, name: str, workers: int) -> tuple[float, int]
     return seconds, int((frame["status"] == "ok").sum())
 
 
+def _fresh_run(point, card, prof) -> float:
+    """Energy per token of a point as one neurosim.run, nothing shared."""
+    return neurosim.run(card, prof, tokens=4, baselines=("gpu-a100", "gpu-h100")).per_token()["energy_j"]
+
+
+def _cached_replay(point, card, prof) -> float:
+    """Energy per token of a point replayed on its own, sharing only graph and mapping."""
+    counters = engine.replay(card, prof, point.position, 4, 0, None)
+    return engine.price(counters, [(point, prof, "")], ("gpu-a100", "gpu-h100"))[0]["energy_j"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
@@ -72,12 +86,22 @@ def main() -> None:
             step = max(1, len(points) // args.no_reuse_sample)
             points = points[::step][: args.no_reuse_sample]
         t0 = time.perf_counter()
-        frame = run_points(points, sw, {}, workers=args.workers, reuse=False)
-        s_part = time.perf_counter() - t0
-        s_all = s_part * 1000 / len(points)
-        what = "all 1,000" if len(points) == 1000 else f"{len(points)} of them, scaled to 1,000"
-        print(f"2. the same points without reuse ({what}): {s_part:.1f} s -> {s_all:.0f} s for "
-              f"1,000 ({int((frame['status'] == 'ok').sum())} ok); reuse is {s_all / s_reuse:.0f}x faster")
+        client = engine.connect(None, args.workers)
+        card = sw.cards["spikellm-7b"]
+        client.gather([client.submit(_fresh_run, None, card, sw.profiles["loihi2"], pure=False)
+                       for _ in range(2 * args.workers)])  # imports and JIT in every worker
+        s_start = time.perf_counter() - t0
+        runs = [(p, *build(card, sw.profiles["loihi2"], p.overrides)) for p in points]
+        for label, fn in (("replayed with the workers' graph and mapping caches", _cached_replay),
+                          ("each a whole neurosim.run (compile, map, replay, price)", _fresh_run)):
+            t0 = time.perf_counter()
+            client.gather([client.submit(fn, *run, pure=False) for run in runs])
+            per_point = (time.perf_counter() - t0) / len(runs)
+            s_all = s_start + 1000 * per_point
+            print(f"2. the same points without reuse, {label}: {len(runs)} timed on {args.workers} "
+                  f"warm workers, {per_point * 1e3:.0f} ms/point; with the cluster start "
+                  f"({s_start:.1f} s) {s_all:.0f} s for 1,000; reuse is {s_all / s_reuse:.0f}x faster")
+        engine._close(client)
 
         s_map, ok = command(MAPPING, tmp, "mapping", args.workers)
         print(f"3. mapping sweep, 100 points (core memory x neurons per core), command from "
