@@ -795,13 +795,13 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         return 0
     pct = lambda v: "n/a" if v != v else f"{100 * v:+.1f} %"  # noqa: E731
     t = Table("rank", "assumed number", "value", f"/ {args.factor:g}: energy", "latency",
-              f"x {args.factor:g}: energy", "latency",
+              f"x {args.factor:g}: energy", "latency", "assumed because",
               title=f"{card.name} on {profile.name}: {_si(a['energy_j'], 'J')}/token, "
                     f"{_si(a['latency_s'], 's')}/token; what the answer hangs on")
     for r in table.head(args.top).to_dict(orient="records"):
         t.add_row(str(r["rank"]), Text(r["path"]), Text(r["value"]), pct(r["energy_low"]),
-                  pct(r["latency_low"]),
-                  pct(r["energy_high"]), pct(r["latency_high"]))
+                  pct(r["latency_low"]), pct(r["energy_high"]), pct(r["latency_high"]),
+                  Text(r["assumed"]))
     con = _console()
     con.print(t)
     for r in table.head(args.top).to_dict(orient="records"):
