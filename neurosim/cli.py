@@ -734,8 +734,9 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     front = pareto_front(frame, args.x, args.y, args.by)
     ok = frame[frame["status"] == "ok"]
     stem = Path(args.plot) if args.plot else Path(args.source) / "_figures" / f"pareto-{args.x}-{args.y}"
-    caption = (f"{len(ok):,} points of {args.source}; front: no other point has both smaller "
-               f"{args.x} and smaller {args.y}. Profile numbers marked assumed enter every point.")
+    caption = (f"{len(ok):,} points of {args.source}; front: the points that no other point "
+               f"beats in both {args.x} and {args.y} (smaller is better). Numbers the profiles "
+               "mark assumed enter every point (neurosim sensitivity ranks them).")
     fig = pareto_figure(ok, front, args.x, args.y, args.by, caption)
     paths = save_figure(fig, stem)
     inputs = [c for c in frame.columns if c.startswith(("profile.", "model."))]
