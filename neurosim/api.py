@@ -20,7 +20,7 @@ from neurosim.convert.fanout import with_weights
 from neurosim.errors import BackendError, InputError
 from neurosim.graph.ir import EventGraph
 from neurosim.graph.lower import lower
-from neurosim.hardware import Profile, load_profile, profile_hash
+from neurosim.hardware import Profile, load_profile, profile_hash, profile_to_yaml
 from neurosim.mapping import map_graph
 from neurosim.mapping.place import mapping_inputs
 from neurosim.replay.counters import Counters, count
@@ -263,7 +263,8 @@ def assemble(counters: Counters, prof: Profile, base_profiles: list[Profile]) ->
                   "layer_pipelining": bool(prof.kind == "neuromorphic"
                                            and prof.execution.layer_pipelining)}
     return Result(m["model"], prof.name, m["backend"], m["traffic_kind"], tokens, sites, base,
-                  mapping, provenance, [*m["notes"], *priced.notes], counters=counters)
+                  mapping, provenance, [*m["notes"], *priced.notes], counters=counters,
+                  profile_yaml=profile_to_yaml(prof))
 
 
 def reprice(result: Result, profile: str | Profile,

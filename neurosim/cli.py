@@ -23,6 +23,7 @@ from neurosim.backends.conformance import BUILDERS as CONFORMANCE_CASES
 from neurosim.cards import card_summary, list_cards, load_card
 from neurosim.errors import NeurosimError
 from neurosim.hardware import list_profiles, load_profile, profile_hash, profile_to_yaml
+from neurosim.report.units import si
 
 PROG = "neurosim"
 
@@ -262,12 +263,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
               "paper / this")
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f} %"  # noqa: E731
     for r in rows:
-        t.add_row(r["model"], f"{r['family']}/{r['scheme']}", _si(r["energy_j"], "J"),
+        t.add_row(r["model"], f"{r['family']}/{r['scheme']}", si(r["energy_j"], "J"),
                   "n/a" if r["tokens_per_s"] is None else f"{r['tokens_per_s']:.3g}",
                   f"{r['synops']:.3g}", f"{r['dense_equivalent_macs']:.3g}",
                   f"{r['synops_per_dense_mac']:.3f}", f"{r['dense_macs'] or 0:.3g}",
                   pct(r["outside_synapses"]),
-                  "n/a" if r["paper_j"] is None else _si(r["paper_j"], "J"), pct(r["paper_share"]))
+                  "n/a" if r["paper_j"] is None else si(r["paper_j"], "J"), pct(r["paper_share"]))
     con = _console()
     con.print(f"[bold]{prof.name}[/bold]: {args.tokens} tokens per model, means per token")
     con.print(t)
@@ -281,12 +282,49 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from neurosim.api import run
 
     out_dir = _check_out(args.out) if args.out else None
+    page = _check_page(args.report) if args.report else None
     card, profile = load_card(args.model), load_profile(args.profile)
     with _Bars(args.json, model=card.name, profile=profile.name) as bars:
         result = run(card, profile, tokens=args.tokens, seed=args.seed,
                      position=args.position, context=args.context, backend=args.backend,
                      traffic=args.traffic, progress=bars)
-    return _emit(result, out_dir, args.json)
+    code = _emit(result, out_dir, args.json)
+    if page is not None:
+        from neurosim.report.html import run_page, write
+
+        write(run_page(result), page)
+        if not args.json:
+            _console().print(f"report written to {page}")
+    return code
+
+
+def _check_page(path: str):
+    """Refuse an HTML output path that cannot be written, before any work."""
+    import os
+    from pathlib import Path
+
+    from neurosim.errors import InputError
+
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(path, None, "--report is a directory", expected="an HTML file path")
+    probe = out.parent if str(out.parent) else Path(".")
+    probe = next((p for p in (probe, *probe.parents) if p.exists()), Path("."))
+    if not os.access(probe, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise InputError(path, None, "not writable", expected="a writable HTML file path")
+    return out
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from neurosim.report.html import render, write
+
+    out = _check_page(args.out)
+    write(render(args.source), out)
+    if args.json:
+        _print_json({"source": args.source, "out": str(out)})
+    else:
+        _console().print(f"report written to {out}")
+    return 0
 
 
 def _emit(result, out_dir, as_json: bool) -> int:
@@ -497,16 +535,6 @@ def _check_out(path: str):
     return out
 
 
-def _si(value: float | None, unit: str) -> str:
-    if value is None:
-        return "n/a"
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "u"),
-                          (1e-9, "n"), (1e-12, "p")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
-
-
 def _render_run(s: dict, result) -> None:
     con = _console()
     pt = s["per_token"]
@@ -517,11 +545,11 @@ def _render_run(s: dict, result) -> None:
               f"{s['traffic']} traffic ({origin}), backend {s['backend']}")
     lat = pt["latency_s"]
     tps = f"{s['tokens_per_s']:.3g}" if s["tokens_per_s"] else "n/a"
-    con.print(f"  energy/token  {_si(pt['energy_j'], 'J')}   latency/token {_si(lat, 's')}   "
+    con.print(f"  energy/token  {si(pt['energy_j'], 'J')}   latency/token {si(lat, 's')}   "
               f"tokens/s {tps}")
     if s.get("chips"):
         m = s["mapping"]
-        where = ", ".join(f"{k} {_si(v, 'B')}" for k, v in m.get("weight_bytes_by_level", {}).items())
+        where = ", ".join(f"{k} {si(v, 'B')}" for k, v in m.get("weight_bytes_by_level", {}).items())
         con.print(f"  chips {s['chips']}   cores {s['cores']}"
                   + (f"   weights: {where}" if where else "")
                   + (f"   KV cache: {m['kv_cache_level']}" if m.get("kv_cache_level") else ""))
@@ -533,24 +561,24 @@ def _render_run(s: dict, result) -> None:
         total = sum(comp.values()) or 1.0
         t = Table("component", "energy/token", "share")
         for k, v in sorted(comp.items(), key=lambda kv: -kv[1]):
-            t.add_row(k, _si(v, "J"), f"{100 * v / total:.1f} %")
+            t.add_row(k, si(v, "J"), f"{100 * v / total:.1f} %")
         con.print(t)
         outside = 1 - comp.get("synapses", 0.0) / total
         con.print(f"  share of energy outside the synapses: {100 * outside:.1f} %")
     if s.get("latency_breakdown_s"):
-        con.print("  latency/token: " + ", ".join(f"{k} {_si(v, 's')}"
+        con.print("  latency/token: " + ", ".join(f"{k} {si(v, 's')}"
                                                   for k, v in s["latency_breakdown_s"].items()))
     top = result.top_sites()
     t = Table("site (all layers)", "energy/token", "events/token", "synops/token",
               title="top sites by energy")
     for site, r in top.iterrows():
-        t.add_row(site, _si(r["energy_j"], "J"), f"{r['events']:.4g}", f"{r['synops']:.4g}")
+        t.add_row(site, si(r["energy_j"], "J"), f"{r['events']:.4g}", f"{r['synops']:.4g}")
     con.print(t)
     t = Table("baseline", "what", "energy/token", "latency/token", "this / baseline",
               title="baselines")
     for name, b in s["baselines"].items():
         ratio = pt["energy_j"] / b["energy_j"] if b["energy_j"] else float("nan")
-        t.add_row(name, b["kind"], _si(b["energy_j"], "J"), _si(b["latency_s"], "s"),
+        t.add_row(name, b["kind"], si(b["energy_j"], "J"), si(b["latency_s"], "s"),
                   f"{ratio:.3g}x")
     con.print(t)
     for note in s["notes"]:
@@ -727,7 +755,7 @@ def _read_sweep(path: str):
 def _cmd_pareto(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from neurosim.report import pareto_figure, save_figure
+    from neurosim.report.figures import pareto_figure, save_figure
     from neurosim.sweeps import pareto_front
 
     frame = _read_sweep(args.source)
@@ -767,7 +795,7 @@ def _fmt_cell(v: Any) -> str:
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from neurosim.report import save_figure, tornado_figure
+    from neurosim.report.figures import save_figure, tornado_figure
     from neurosim.sweeps.sensitivity import sensitivity
 
     out = _check_out(args.out) if args.out else None
@@ -797,8 +825,8 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     pct = lambda v: "n/a" if v != v else f"{100 * v:+.1f} %"  # noqa: E731
     t = Table("rank", "assumed number", "value", f"/ {args.factor:g}: energy", "latency",
               f"x {args.factor:g}: energy", "latency", "assumed because",
-              title=f"{card.name} on {profile.name}: {_si(a['energy_j'], 'J')}/token, "
-                    f"{_si(a['latency_s'], 's')}/token; what the answer hangs on")
+              title=f"{card.name} on {profile.name}: {si(a['energy_j'], 'J')}/token, "
+                    f"{si(a['latency_s'], 's')}/token; what the answer hangs on")
     for r in table.head(args.top).to_dict(orient="records"):
         t.add_row(str(r["rank"]), Text(r["path"]), Text(r["value"]), pct(r["energy_low"]),
                   pct(r["latency_low"]), pct(r["energy_high"]), pct(r["latency_high"]),
@@ -887,8 +915,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default="numba",
                    help="simulation backend: numba (default) or lava (`neurosim backends`)")
     r.add_argument("--out", help="directory to write JSON + Parquet results")
+    r.add_argument("--report", help="also write a self-contained HTML report to this file")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=_cmd_run)
+
+    x = sub.add_parser("report", help="a self-contained HTML page of a run, sweep or "
+                       "sensitivity directory")
+    x.add_argument("source", help="a directory written by run --out, sweep --out or "
+                   "sensitivity --out")
+    x.add_argument("--out", required=True, help="HTML file to write")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_report)
 
     x = sub.add_parser("reprice", help="price a saved run's counters on another profile "
                        "(same mapping) without replaying")

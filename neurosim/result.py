@@ -13,6 +13,7 @@ Frames (one row per token unless noted):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from neurosim.replay.counters import Counters
 
 FRAMES = ("tokens", "sites", "baselines")
 COUNTERS = "counters.npz"
+PROFILE = "profile.yaml"
 
 
 @dataclass(eq=False)
@@ -45,6 +47,9 @@ class Result:
     provenance: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     counters: Counters | None = field(default=None, repr=False)
+    profile_yaml: str | None = field(default=None, repr=False)
+    """The canonical YAML of the profile that priced the result (its sha256 is
+    ``provenance["profile_sha256"]``): every number used, with its source or assumption."""
 
     # --- summaries --------------------------------------------------------------------
 
@@ -140,6 +145,8 @@ class Result:
             summary = self.summary()
             if self.counters is not None:
                 summary["counters_sha256"] = self.counters.save(tmp / COUNTERS)
+            if self.profile_yaml is not None:
+                (tmp / PROFILE).write_text(self.profile_yaml)
             (tmp / "result.json").write_text(json.dumps(summary, indent=2, default=str))
             out.mkdir(exist_ok=True)
             for f in tmp.iterdir():
@@ -166,6 +173,13 @@ class Result:
             prov = meta["provenance"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(str(out), None, f"not a neurosim result directory: {exc}") from None
+        profile_yaml = None
+        if (out / PROFILE).is_file():
+            profile_yaml = (out / PROFILE).read_text()
+            sha = hashlib.sha256(profile_yaml.encode()).hexdigest()
+            if sha != prov.get("profile_sha256"):
+                raise InputError(str(out / PROFILE), None, "checksum does not match result.json",
+                                 got=sha[:12], expected=f"sha256 {str(prov.get('profile_sha256'))[:12]}")
         c = None
         if counters:
             sha = meta.get("counters_sha256") if isinstance(meta, dict) else None
@@ -174,7 +188,7 @@ class Result:
                                  expected="a directory written by neurosim run --out")
             c = Counters.load(out / COUNTERS, sha256=sha)
         return cls(*head, mapping=meta.get("mapping", {}), provenance=prov,
-                   notes=meta.get("notes", []), counters=c, **frames)
+                   notes=meta.get("notes", []), counters=c, profile_yaml=profile_yaml, **frames)
 
 
 def _mean_or_none(col: pd.Series) -> float | None:

@@ -39,19 +39,24 @@ class Priced:
 Price = Callable[[Counters, Any], Priced]
 Baseline = Callable[[Counters, Any], list[dict[str, Any]]]
 Columns = Callable[[Any], list[str]]
+Fields = Callable[[Any], dict[str, list[str]]]
 _PRICE: dict[str, Price] = {}
 _BASELINE: dict[str, Baseline] = {}
 _COLUMNS: dict[str, Columns] = {}
+_FIELDS: dict[str, Fields] = {}
 
 
-def register(kind: str, *, baseline: Baseline, columns: Columns) -> Callable[[Price], Price]:
-    """Register the estimator of a profile kind, its baseline rows and the names of the
-    ``Priced.tokens`` columns it produces for a profile (known before any run)."""
+def register(kind: str, *, baseline: Baseline, columns: Columns,
+             fields: Fields) -> Callable[[Price], Price]:
+    """Register the estimator of a profile kind, its baseline rows, the names of the
+    ``Priced.tokens`` columns it produces for a profile (known before any run), and the
+    profile numbers (dotted paths, memory levels by name) that price each energy component."""
 
     def deco(fn: Price) -> Price:
         _PRICE[kind] = fn
         _BASELINE[kind] = baseline
         _COLUMNS[kind] = columns
+        _FIELDS[kind] = fields
         return fn
 
     return deco
@@ -60,6 +65,12 @@ def register(kind: str, *, baseline: Baseline, columns: Columns) -> Callable[[Pr
 def columns(profile) -> list[str]:
     """Names of the per-token columns :func:`price` gives on ``profile``, in order."""
     return _COLUMNS[profile.kind](profile)
+
+
+def price_fields(profile) -> dict[str, list[str]]:
+    """``component -> [dotted path, ...]``: the numbers of ``profile`` that price each
+    ``energy_j:<component>`` (static energy is also proportional to the latency)."""
+    return _FIELDS[profile.kind](profile)
 
 
 def price(counters: Counters, profile) -> Priced:
@@ -95,4 +106,4 @@ def interpolate(table: dict[int, float], x):
 # the kinds register themselves on import
 from neurosim.estimate import accounting, gpu, neuromorphic  # noqa: E402,F401
 
-__all__ = ["Priced", "baselines", "check_kind", "columns", "interpolate", "price", "register"]
+__all__ = ["Priced", "baselines", "check_kind", "columns", "price_fields", "interpolate", "price", "register"]

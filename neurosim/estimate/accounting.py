@@ -59,7 +59,12 @@ def _columns(p: AccountingProfile) -> list[str]:
     return ["energy_j", "latency_s", "energy_j:synapses", "energy_j:dense"]
 
 
-@register("accounting", baseline=baseline_rows, columns=_columns)
+def _fields(p: AccountingProfile) -> dict[str, list[str]]:
+    return {"synapses": ["ops.ac_energy_pj"],
+            "dense": [f"ops.{k}_energy_pj" for k in ("mac", "add", "mul", "special")]}
+
+
+@register("accounting", baseline=baseline_rows, columns=_columns, fields=_fields)
 def price(c: Counters, p: AccountingProfile) -> Priced:
     """The run itself priced as the literature does: ``spiking`` and its synapse share."""
     ac = float(p.ops.ac_energy_pj)

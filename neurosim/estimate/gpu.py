@@ -62,7 +62,12 @@ def _columns(p: GpuProfile) -> list[str]:
             "energy_j:memory:hbm", "energy_j:static"]
 
 
-@register("gpu", baseline=baseline_rows, columns=_columns)
+def _fields(p: GpuProfile) -> dict[str, list[str]]:
+    return {"compute": ["gpu.flop_energy_pj"], "memory:hbm": ["gpu.memory_energy_pj_per_bit"],
+            "static": ["gpu.idle_power_w"]}
+
+
+@register("gpu", baseline=baseline_rows, columns=_columns, fields=_fields)
 def price(c: Counters, p: GpuProfile) -> Priced:
     r = roofline(c, p, gated=True)
     cols = {"energy_j": r["compute_j"] + r["memory_j"] + r["static_j"],

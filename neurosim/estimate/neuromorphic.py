@@ -199,4 +199,20 @@ def _columns(p: NeuromorphicProfile) -> list[str]:
             *[f"energy_j:{c}" for c in parts]]
 
 
-price = register("neuromorphic", baseline=_no_baseline, columns=_columns)(_price)
+def _fields(p: NeuromorphicProfile) -> dict[str, list[str]]:
+    return {
+        "synapses": ["core.synop_energy_pj", "core.graded_synop_energy_pj"],
+        "neurons": ["core.neuron_update_energy_pj", "core.inactive_neuron_update_energy_pj"],
+        "spikes": ["core.spike_out_energy_pj"],
+        "noc": ["core.message_in_energy_pj", "chip.hop_energy_pj"],
+        "links": ["system.link.energy_pj_per_bit"],
+        **{f"memory:{lv.name}": [f"memory.{lv.name}.read_energy_pj_per_bit",
+                                 f"memory.{lv.name}.write_energy_pj_per_bit"] for lv in p.memory},
+        "transfer": ["dense_unit.transfer_energy_pj_per_bit"],
+        "dense": [f"dense_unit.ops.{k}_energy_pj" for k in ("mac", "add", "mul", "special")],
+        "static": ["chip.static_power_mw"],
+    }
+
+
+price = register("neuromorphic", baseline=_no_baseline, columns=_columns,
+                 fields=_fields)(_price)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from neurosim._resolve import resolve, shipped_dir, shipped_names
-from neurosim._schema import load_document, to_plain
+from neurosim._schema import Quantity, iter_quantities, load_document, to_plain
 from neurosim._yaml import dump_yaml
 from neurosim.errors import ProfileError
 from neurosim.hardware.schema import (
@@ -28,6 +28,7 @@ __all__ = [
     "profiles_dir",
     "profile_to_yaml",
     "profile_hash",
+    "quantities",
 ]
 
 
@@ -50,6 +51,17 @@ def load_profile(ref: str | os.PathLike) -> Profile:
 def profile_to_yaml(profile: Profile) -> str:
     """Serialise a profile back to YAML that loads into an equal object."""
     return dump_yaml(to_plain(profile))
+
+
+def quantities(profile: Profile) -> dict[str, Quantity]:
+    """Every number of ``profile`` by dotted path, memory levels by name
+    (``memory.core_sram.read_energy_pj_per_bit``), in file order."""
+    out = {}
+    for path, q in iter_quantities(profile):
+        parts = [profile.memory[k].name if isinstance(k, int) and path[i - 1] == "memory"
+                 else str(k) for i, k in enumerate(path)]
+        out[".".join(parts)] = q
+    return out
 
 
 def profile_hash(profile: Profile) -> str:

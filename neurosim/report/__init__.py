@@ -1,5 +1,2 @@
-"""Reports: figures drawn from result and sweep frames.  matplotlib is imported here only."""
-
-from neurosim.report.figures import COLORS, pareto_figure, save_figure, tornado_figure
-
-__all__ = ["COLORS", "pareto_figure", "save_figure", "tornado_figure"]
+"""Reports drawn from result and sweep frames: figures (:mod:`neurosim.report.figures`, the
+only importer of matplotlib) and self-contained HTML pages (:mod:`neurosim.report.html`)."""

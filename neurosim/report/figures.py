@@ -97,3 +97,84 @@ def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
         fig.savefig(p, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+# --- a run's figures -------------------------------------------------------------------------
+
+_KNOWN = ["synapses", "neurons", "spikes", "noc", "links", "transfer", "dense", "static",
+          "compute"]
+_MEMORY = ["#7f7f7f", "#a0522d", "#bcbd22", "#17becf"]
+
+
+def component_color(name: str, memory_levels: list[str] | None = None) -> str:
+    """The colour of an energy component, the same in every figure and report."""
+    if name in _KNOWN:
+        return COLORS[_KNOWN.index(name) % len(COLORS)]
+    if name.startswith("memory:"):
+        levels = memory_levels or []
+        level = name.split(":", 1)[1]
+        i = levels.index(level) if level in levels else sum(map(ord, level))
+        return _MEMORY[i % len(_MEMORY)]
+    return "#444444"
+
+
+def components_figure(energy_j: dict[str, float], memory_levels: list[str], caption: str | None = None):
+    """Horizontal bars of energy per token by component (J), largest at the top."""
+    items = sorted(energy_j.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(A4_WIDTH_IN, 0.3 * len(items) + 1.2), layout="constrained")
+    ax.barh([k for k, _ in items], [v for _, v in items],
+            color=[component_color(k, memory_levels) for k, _ in items])
+    ax.set_xlabel("energy per token (J)")
+    positive = [v for _, v in items if v > 0]
+    if positive and max(positive) / min(positive) > 1e3:
+        ax.set_xscale("log")
+    ax.grid(True, axis="x", alpha=0.3)
+    if caption:
+        fig.text(0.01, -0.02, caption, fontsize=7, wrap=True, va="top")
+    return fig
+
+
+def bars_figure(labels: list[str], values: list[float], xlabel: str, color: str = COLORS[0],
+                caption: str | None = None, log: bool | None = None):
+    """Horizontal bars, one per label (in the order given, first at the top)."""
+    fig, ax = plt.subplots(figsize=(A4_WIDTH_IN, 0.22 * len(labels) + 1.2), layout="constrained")
+    y = np.arange(len(labels))[::-1]
+    ax.barh(y, values, color=color)
+    ax.set_yticks(y, labels, fontsize=7 if len(labels) > 20 else 9)
+    ax.set_xlabel(xlabel)
+    positive = [v for v in values if v > 0]
+    if log or (log is None and positive and max(positive) / min(positive) > 1e3):
+        ax.set_xscale("log")
+    ax.grid(True, axis="x", alpha=0.3)
+    if caption:
+        fig.text(0.01, -0.02, caption, fontsize=7, wrap=True, va="top")
+    return fig
+
+
+def position_figure(frame: pd.DataFrame, caption: str | None = None):
+    """Energy and latency per token against token position (KV cache length)."""
+    fig, axes = plt.subplots(1, 2, figsize=(A4_WIDTH_IN, 2.8), layout="constrained")
+    for ax, col, label, color in ((axes[0], "energy_j", "energy per token (J)", COLORS[0]),
+                                  (axes[1], "latency_s", "latency per token (s)", COLORS[1])):
+        ax.plot(frame["position"], frame[col], "o-", ms=3, color=color)
+        ax.set_xlabel("token position (KV cache length)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    if caption:
+        fig.text(0.01, -0.03, caption, fontsize=7, wrap=True, va="top")
+    return fig
+
+
+def svg_text(fig, salt: str) -> str:
+    """``fig`` as an inline ``<svg>`` element: no XML prolog, doctype or metadata, element
+    ids salted so that several figures can share one page."""
+    import io
+    import re
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)

@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from neurosim._schema import iter_quantities
 from neurosim.cards import ModelCard, load_card
 from neurosim.errors import InputError
-from neurosim.hardware import Profile, load_profile
+from neurosim.hardware import Profile, load_profile, quantities
 from neurosim.sweeps import Progress, run_points
 from neurosim.sweeps.points import Point
 from neurosim.sweeps.spec import Sweep, SweepSpec
@@ -61,18 +60,8 @@ def _show(value: Any) -> str:
 def assumptions(card: ModelCard, profile: Profile) -> list[dict[str, Any]]:
     """Every assumed number of ``profile`` and assumed knob of ``card``: ``path`` (as in a
     sweep spec), ``value`` and the ``assumed`` text."""
-    out = []
-    for path, q in iter_quantities(profile):
-        if not q.assumed:
-            continue
-        parts = []
-        for i, part in enumerate(path):
-            if isinstance(part, int) and path[i - 1] == "memory":
-                parts.append(profile.memory[part].name)
-            else:
-                parts.append(str(part))
-        out.append({"path": "profile." + ".".join(parts), "value": q.value, "assumed": q.assumed,
-                    "fraction": False})
+    out = [{"path": f"profile.{path}", "value": q.value, "assumed": q.assumed, "fraction": False}
+           for path, q in quantities(profile).items() if q.assumed]
     s, t = card.spiking, card.traffic
     knobs: list[tuple[str, Any]] = []
     if s.scheme == "spikellm" and t.default == "synthetic" and t.fit:
