@@ -111,10 +111,12 @@ def test_pages_in_headless_chromium(pages, tmp_path):
         try:
             for name, path in files.items():
                 page = b.new_page(viewport={"width": 1100, "height": 900})
-                errors, requests = [], []
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.on("request", lambda r: requests.append(r.url))
+                errors: list[str] = []
+                requests: list[str] = []
+                page.on("console", lambda m, errors=errors: errors.append(m.text)
+                        if m.type == "error" else None)
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                page.on("request", lambda r, requests=requests: requests.append(r.url))
                 page.goto(path.as_uri())
                 assert errors == [], (name, errors)
                 assert [u for u in requests if not u.startswith("file:")] == [], name

@@ -1,6 +1,7 @@
 """Figures a reviewer can use: units on every axis, one colour per series everywhere,
 legible at A4 width (17 cm), a caption saying what was assumed.  Each function takes plain
-frames and returns a matplotlib Figure; :func:`save_figure` writes it as PNG and SVG."""
+frames and returns a matplotlib :class:`~matplotlib.figure.Figure` (no pyplot state, any
+backend; a notebook displays it); :func:`save_figure` writes it as PNG and SVG."""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ import os
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 A4_WIDTH_IN = 6.7
 COLORS = ["#1b6ca8", "#d1495b", "#66a182", "#edae49", "#6c4f99", "#00798c", "#8d6a9f",
@@ -39,7 +38,8 @@ def pareto_figure(points: pd.DataFrame, front: pd.DataFrame, x: str, y: str,
                   by: str | None = None, caption: str | None = None):
     """Every point (light) and the Pareto front (joined, dark) of ``y`` against ``x``, one
     colour per ``by`` group; log axes when a column spans more than two decades."""
-    fig, ax = plt.subplots(figsize=(A4_WIDTH_IN, 4.2), layout="constrained")
+    fig = Figure(figsize=(A4_WIDTH_IN, 4.2), layout="constrained")
+    ax = fig.subplots()
     groups = sorted(points[by].astype(str).unique()) if by else [None]
     for i, g in enumerate(groups):
         color = COLORS[i % len(COLORS)]
@@ -67,8 +67,8 @@ def tornado_figure(table: pd.DataFrame, factor: float, top: int = 15,
     """Bars of the relative change in energy per token and in latency when each assumption
     is divided (left colour) or multiplied (right colour) by ``factor``, largest first."""
     t = table.head(top).iloc[::-1]
-    fig, axes = plt.subplots(1, 2, figsize=(A4_WIDTH_IN, 0.28 * len(t) + 1.4), sharey=True,
-                             layout="constrained")
+    fig = Figure(figsize=(A4_WIDTH_IN, 0.28 * len(t) + 1.4), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
     labels = [p.replace("profile.", "").replace("model.", "card: ") for p in t["path"]]
     y = np.arange(len(t))
     for ax, what, title in ((axes[0], "energy", "energy per token"),
@@ -95,7 +95,6 @@ def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     for p in paths:
         fig.savefig(p, dpi=150, bbox_inches="tight")
-    plt.close(fig)
     return paths
 
 
@@ -121,7 +120,8 @@ def component_color(name: str, memory_levels: list[str] | None = None) -> str:
 def components_figure(energy_j: dict[str, float], memory_levels: list[str], caption: str | None = None):
     """Horizontal bars of energy per token by component (J), largest at the top."""
     items = sorted(energy_j.items(), key=lambda kv: kv[1])
-    fig, ax = plt.subplots(figsize=(A4_WIDTH_IN, 0.3 * len(items) + 1.2), layout="constrained")
+    fig = Figure(figsize=(A4_WIDTH_IN, 0.3 * len(items) + 1.2), layout="constrained")
+    ax = fig.subplots()
     ax.barh([k for k, _ in items], [v for _, v in items],
             color=[component_color(k, memory_levels) for k, _ in items])
     ax.set_xlabel("energy per token (J)")
@@ -137,7 +137,8 @@ def components_figure(energy_j: dict[str, float], memory_levels: list[str], capt
 def bars_figure(labels: list[str], values: list[float], xlabel: str, color: str = COLORS[0],
                 caption: str | None = None, log: bool | None = None):
     """Horizontal bars, one per label (in the order given, first at the top)."""
-    fig, ax = plt.subplots(figsize=(A4_WIDTH_IN, 0.22 * len(labels) + 1.2), layout="constrained")
+    fig = Figure(figsize=(A4_WIDTH_IN, 0.22 * len(labels) + 1.2), layout="constrained")
+    ax = fig.subplots()
     y = np.arange(len(labels))[::-1]
     ax.barh(y, values, color=color)
     ax.set_yticks(y, labels, fontsize=7 if len(labels) > 20 else 9)
@@ -153,7 +154,8 @@ def bars_figure(labels: list[str], values: list[float], xlabel: str, color: str 
 
 def position_figure(frame: pd.DataFrame, caption: str | None = None):
     """Energy and latency per token against token position (KV cache length)."""
-    fig, axes = plt.subplots(1, 2, figsize=(A4_WIDTH_IN, 2.8), layout="constrained")
+    fig = Figure(figsize=(A4_WIDTH_IN, 2.8), layout="constrained")
+    axes = fig.subplots(1, 2)
     for ax, col, label, color in ((axes[0], "energy_j", "energy per token (J)", COLORS[0]),
                                   (axes[1], "latency_s", "latency per token (s)", COLORS[1])):
         ax.plot(frame["position"], frame[col], "o-", ms=3, color=color)
@@ -174,7 +176,6 @@ def svg_text(fig, salt: str) -> str:
     buf = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "path"}):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
     text = buf.getvalue()
     text = text[text.index("<svg"):]
     return re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)

@@ -19,8 +19,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from neurosim import estimate
+from neurosim._schema import validate
 from neurosim._version import __version__
-from neurosim.errors import InputError
+from neurosim.errors import InputError, ProfileError
+from neurosim.hardware import quantities
+from neurosim.hardware.schema import PROFILE_KINDS
 from neurosim.report import figures as fg
 from neurosim.report.units import si
 from neurosim.result import Result
@@ -102,20 +106,35 @@ def _keys(items: list[tuple[str, str, str]]) -> str:
 # --- a run -------------------------------------------------------------------------------
 
 
-def _profile_numbers(result: Result) -> tuple[Any, list[dict[str, Any]]] | None:
-    """Every number of the profile that priced ``result``, with its source or assumption."""
+def profile_numbers(result: Result) -> pd.DataFrame | None:
+    """Every number of the profile that priced ``result`` (``number`` by dotted path,
+    ``value``, ``assumed``, ``source or assumption``), or None when the result keeps no copy
+    of its profile."""
     if result.profile_yaml is None:
         return None
-    from neurosim._schema import validate
-    from neurosim.errors import ProfileError
-    from neurosim.hardware import quantities
-    from neurosim.hardware.schema import PROFILE_KINDS
+    return pd.DataFrame([{"number": path, "value": q.value, "assumed": bool(q.assumed),
+                          "source or assumption": q.source or f"assumed: {q.assumed}"}
+                         for path, q in quantities(_profile(result)).items()])
 
+
+def assumed_components(result: Result) -> dict[str, list[str]]:
+    """``component -> [assumed numbers that price it]`` for the energy components of
+    ``result`` priced by at least one number its profile marks assumed."""
+    if result.profile_yaml is None:
+        return {}
+    prof = _profile(result)
+    qs = quantities(prof)
+    out = {}
+    for comp, fields in estimate.price_fields(prof).items():
+        hit = [f for f in fields if qs[f].assumed]
+        if hit:
+            out[comp] = hit
+    return out
+
+
+def _profile(result: Result):
     data = yaml.safe_load(result.profile_yaml)
-    prof = validate(PROFILE_KINDS[data["kind"]], data, result.profile, ProfileError)
-    return prof, [{"number": path, "value": q.value, "assumed": bool(q.assumed),
-                   "source or assumption": q.source or f"assumed: {q.assumed}"}
-                  for path, q in quantities(prof).items()]
+    return validate(PROFILE_KINDS[data["kind"]], data, result.profile, ProfileError)
 
 
 def run_page(result: Result) -> str:
@@ -127,7 +146,7 @@ def run_page(result: Result) -> str:
     tr = prov.get("traffic", {})
     origin = (f"trace of {tr.get('tokens_recorded')} tokens of {tr.get('text', {}).get('name')}"
               if tr.get("kind") == "real" else
-              f"synthetic, seed {tr.get('seed')}" + (f", fit {tr['fit']}" if tr.get("fit") else ""))
+              f"seed {tr.get('seed')}" + (f", fit {tr['fit']}" if tr.get("fit") else ""))
     positions = prov.get("positions", [None, None])
     page = _Page(f"{result.model} on {result.profile}",
                  f"{s['tokens']} tokens at positions {positions[0]}..{positions[1]}; "
@@ -142,29 +161,20 @@ def run_page(result: Result) -> str:
         ("cores", f"{s['cores']:,}" if s.get("cores") else "n/a", "cores"),
         ("synops", f"{pt['synops']:.3g}", "synaptic ops per token"),
     ]))
-    numbers = _profile_numbers(result)
-    assumed_components: dict[str, list[str]] = {}
-    if numbers is not None:
-        from neurosim import estimate
-
-        prof, rows = numbers
-        assumed = {r["number"] for r in rows if r["assumed"]}
-        for comp, fields in estimate.price_fields(prof).items():
-            hit = [f for f in fields if f in assumed]
-            if hit:
-                assumed_components[comp] = hit
+    numbers = profile_numbers(result)
+    on_assumed = assumed_components(result)
     comp = s["energy_by_component_j"]
     total = sum(comp.values()) or 1.0
     levels = [c.split(":", 1)[1] for c in comp if c.startswith("memory:")]
-    share_assumed = sum(v for c, v in comp.items() if c in assumed_components) / total
+    share_assumed = sum(v for c, v in comp.items() if c in on_assumed) / total
 
     page.h2("Energy by component")
     page.figure(fg.components_figure(comp, levels),
                 f"Energy per token by component, mean over {s['tokens']} tokens. Components "
-                f"priced by an assumed number: {', '.join(assumed_components) or 'none'} "
+                f"priced by an assumed number: {', '.join(on_assumed) or 'none'} "
                 f"({100 * share_assumed:.1f} % of the energy).")
     page.raw(_table([{"component": c, "energy/token": si(v, "J"), "share": f"{100 * v / total:.1f} %",
-                      "priced by assumed numbers": ", ".join(assumed_components.get(c, [])) or "no"}
+                      "priced by assumed numbers": ", ".join(on_assumed.get(c, [])) or "no"}
                      for c, v in sorted(comp.items(), key=lambda kv: -kv[1])],
                     ["component", "energy/token", "share", "priced by assumed numbers"],
                     {"energy/token", "share"}))
@@ -224,7 +234,7 @@ def run_page(result: Result) -> str:
         page.p("This result carries no copy of its profile (saved before profile.yaml was "
                "written): the profile numbers cannot be listed.", "note")
     else:
-        _, rows = numbers
+        rows = numbers.to_dict(orient="records")
         n_assumed = sum(r["assumed"] for r in rows)
         page.p(f"Every number of profile {result.profile} ({n_assumed} of {len(rows)} assumed, "
                f"marked). {100 * share_assumed:.1f} % of the energy per token is in components "
