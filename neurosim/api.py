@@ -254,6 +254,13 @@ def assemble(counters: Counters, prof: Profile, base_profiles: list[Profile]) ->
         "events": c["events"].ravel(), "synops": c["synops"].ravel(),
         "messages": c["messages"].ravel(), "energy_j": priced.block_energy_j.ravel(),
     })
+    stages = None
+    if priced.stage_latency_s is not None and "stage_layers" in m:
+        n_g = priced.stage_latency_s.shape[1]
+        stages = pd.DataFrame({"token": np.repeat(np.arange(n_t), n_g),
+                               "stage": np.tile(np.arange(n_g), n_t),
+                               "layer": np.tile(np.asarray(m["stage_layers"]), n_t),
+                               "latency_s": priced.stage_latency_s.ravel()})
     base = estimate.baselines(counters, base_profiles)
     mapping = {k: v for k, v in m["mapping"].items()
                if k not in ("cores_per_chip", "kv_level", "dense_level")}
@@ -264,7 +271,7 @@ def assemble(counters: Counters, prof: Profile, base_profiles: list[Profile]) ->
                                            and prof.execution.layer_pipelining)}
     return Result(m["model"], prof.name, m["backend"], m["traffic_kind"], tokens, sites, base,
                   mapping, provenance, [*m["notes"], *priced.notes], counters=counters,
-                  profile_yaml=profile_to_yaml(prof))
+                  profile_yaml=profile_to_yaml(prof), stages=stages)
 
 
 def reprice(result: Result, profile: str | Profile,

@@ -9,6 +9,8 @@ Frames (one row per token unless noted):
                ``memory_bytes:<level>`` and ``energy_j:<component>`` columns
 ``sites``      token, layer, site, block: events, synops, messages, energy_j (row per block)
 ``baselines``  token, profile, baseline (its profile), variant, kind, energy_j, latency_s
+``stages``     token, stage, layer (-1: outside the decoder layers), latency_s (row per stage;
+               profiles that model stages only, else None)
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     counters: Counters | None = field(default=None, repr=False)
     profile_yaml: str | None = field(default=None, repr=False)
+    stages: pd.DataFrame | None = field(default=None, repr=False)
     """The canonical YAML of the profile that priced the result (its sha256 is
     ``provenance["profile_sha256"]``): every number used, with its source or assumption."""
 
@@ -81,7 +84,16 @@ class Result:
             return None
         return 1.0 / float(self.tokens["bottleneck_s"].mean())
 
+    def latency_by_layer(self) -> pd.Series | None:
+        """Mean latency per token of each layer's stages (layer -1: embedding, final norm,
+        head), or None when the profile models no stages."""
+        if self.stages is None or self.stages.empty:
+            return None
+        return self.stages.groupby("layer")["latency_s"].sum() / self.tokens.shape[0]
+
     def latency_breakdown(self) -> dict[str, float]:
+        """Mean latency per token by part; ``spiking:noc`` and ``spiking:barrier`` are parts
+        of ``spiking``."""
         t = self.tokens
         return {c.split(":", 1)[1]: float(t[c].mean()) for c in t if c.startswith("latency_s:")}
 
@@ -142,6 +154,8 @@ class Result:
         try:
             for name in FRAMES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
+            if self.stages is not None:
+                self.stages.to_parquet(tmp / "stages.parquet", index=False)
             summary = self.summary()
             if self.counters is not None:
                 summary["counters_sha256"] = self.counters.save(tmp / COUNTERS)
@@ -169,6 +183,8 @@ class Result:
         try:
             meta = json.loads((out / "result.json").read_text())
             frames = {n: pd.read_parquet(out / f"{n}.parquet") for n in FRAMES}
+            if (out / "stages.parquet").is_file():
+                frames["stages"] = pd.read_parquet(out / "stages.parquet")
             head = (meta["model"], meta["profile"], meta["backend"], meta["traffic"])
             prov = meta["provenance"]
         except (OSError, ValueError, KeyError, TypeError) as exc:

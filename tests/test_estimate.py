@@ -261,9 +261,14 @@ def test_link_bandwidth_bounds_the_stage():
     c, fast = replay(one_layer(4, 4), _two_chips(), codes([1, 1, 0, 1]))
     assert int(c["exits"].sum()) == 3 and int(c["block_src_links"][0]) == 1
     assert fast["latency_s:spiking"] == pytest.approx(1194 * NS, rel=1e-12)
+    # within it, the critical (only) block's NoC path (56 ns) and barrier (1,100 ns)
+    assert fast["latency_s:spiking:noc"] == pytest.approx(56 * NS, rel=1e-12)
+    assert fast["latency_s:spiking:barrier"] == pytest.approx(1100 * NS, rel=1e-12)
     slow = _variant(_two_chips(), lambda d: d["system"]["link"]["bandwidth_gbit_s"].update(value=1e-3))
     _, cols = replay(one_layer(4, 4), slow, codes([1, 1, 0, 1]))
     assert cols["latency_s:spiking"] == pytest.approx(3 * 32 / 1e6, rel=1e-12)
+    # a link-bound stage hides its path and barrier
+    assert cols["latency_s:spiking:noc"] == 0 and cols["latency_s:spiking:barrier"] == 0
 
 
 def test_fan_out_limit_narrows_chunks_or_refuses():

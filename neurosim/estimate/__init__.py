@@ -27,13 +27,15 @@ class Priced:
 
     ``tokens``: columns (T,) ``energy_j``, ``latency_s`` and the ``energy_j:<component>``,
     ``memory_bytes:<level>``, ``latency_s:<part>`` columns of the kind; ``block_energy_j``
-    (T, B); ``mapping``: what the kind adds to the mapping summary.
+    (T, B); ``mapping``: what the kind adds to the mapping summary; ``stage_latency_s``
+    (T, G): the time of each stage, where the kind models stages.
     """
 
     tokens: dict[str, np.ndarray]
     block_energy_j: np.ndarray
     mapping: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    stage_latency_s: np.ndarray | None = None
 
 
 Price = Callable[[Counters, Any], Priced]

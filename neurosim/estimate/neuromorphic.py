@@ -18,7 +18,9 @@ static          chips x static power x token latency
 
 Time per token: stages in order.  A spiking stage takes the max over its blocks of the sum
 over steps of (critical core busy + longest NoC path), the stage's barrier once per step,
-and at least its off-core memory time and its chip-link time (the bits of messages that
+and at least its off-core memory time and its chip-link time; ``latency_s:spiking:noc`` and
+``:barrier`` are the path and barrier parts of the critical block of each stage that is not
+bound by memory or links (the bits of messages that
 leave their sending chips over that chip's links, at ``system.link.bandwidth_gbit_s`` each).
 A dense stage takes max(ops / (dense units x throughput), parameter bytes / bandwidth) plus
 the transfer of partial sums.  Dense units and their transfer bandwidth are per chip
@@ -76,6 +78,23 @@ def _barrier_ns(c: Counters, p: NeuromorphicProfile) -> np.ndarray:
     t = t + np.where(multi, interpolate(p.system.barrier_latency_ns.value, stage_chips), 0.0)
     out[first] = t
     return out
+
+
+def _critical_parts(spiking_ns: np.ndarray, path_ns: np.ndarray, barrier_ns: np.ndarray,
+                    stage: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, G) seconds of the NoC path and of the barrier inside each spiking stage's time:
+    those of the stage's critical block (the largest busy + path + barrier), where the
+    stage is not bound by its off-core memory or chip-link time (``bound`` (T, G) true)."""
+    T, n_st = bound.shape
+    noc = np.zeros((T, n_st))
+    bar = np.zeros((T, n_st))
+    rows = np.arange(T)
+    for s in np.unique(stage):
+        blocks = np.flatnonzero(stage == s)
+        crit = blocks[np.argmax(spiking_ns[:, blocks], axis=1)]     # (T,)
+        noc[:, s] = np.where(bound[:, s], path_ns[rows, crit] * NS, 0.0)
+        bar[:, s] = np.where(bound[:, s], barrier_ns[crit] * NS, 0.0)
+    return noc, bar
 
 
 def block_energy(c: Counters, p: NeuromorphicProfile) -> dict[str, np.ndarray]:
@@ -141,7 +160,8 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
     path_w = np.array([float(p.chip.hop_latency_ns), float(p.system.link.latency_ns)])
     busy = c.front_max("busy", busy_w).sum(axis=2)                   # (T, B) ns
     path = c.front_max("path", path_w).sum(axis=2)
-    spiking_ns = busy + path + _barrier_ns(c, p) * c["block_steps"]
+    barrier = _barrier_ns(c, p) * c["block_steps"]                   # (B,) ns
+    spiking_ns = busy + path + barrier
     stage_s = _stage_max(spiking_ns * NS, stage, n_st)
     offcore = np.where(level > 0, wbits / 8 / bw[level], 0.0)        # (T, B)
     mem_s = _stage_sum(offcore, stage, n_st)
@@ -153,6 +173,8 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
     link = c["exits"] * float(p.system.message_bits.value) / (c["block_src_links"] * link_bw)
     link_s = _stage_sum(link, stage, n_st)
     spiking_s = np.maximum.reduce([stage_s, mem_s, link_s])
+    noc_s, barrier_s = _critical_parts(spiking_ns, path, barrier, stage,
+                                       stage_s >= np.maximum(mem_s, link_s))
     scale = dense_scale(c, p)
     dense_flop_s = float(du.units.value) * scale * float(du.throughput_gflop_s) * 1e9
     dense_s = np.maximum(ops.sum(axis=2) / dense_flop_s, param_bytes / bw[dense_level])
@@ -170,6 +192,8 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
         "latency_s:spiking": spiking_s.sum(axis=1),
         "latency_s:dense": dense_s.sum(axis=1),
         "latency_s:transfer": np.full(T, xfer.sum()),
+        "latency_s:spiking:noc": noc_s.sum(axis=1),
+        "latency_s:spiking:barrier": barrier_s.sum(axis=1),
     }
     for i, lv in enumerate(p.memory):
         cols[f"memory_bytes:{lv.name}"] = (read[:, i] + write[:, i]) / 8
@@ -183,7 +207,7 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
     if p.execution.layer_pipelining:
         notes.append("layer pipelining: tokens_per_s_pipelined = 1 / slowest stage time")
     return Priced(cols, sum(per_block.values()),
-                  {"dense_units": int(du.units.value) * scale}, notes)
+                  {"dense_units": int(du.units.value) * scale}, notes, total_s)
 
 
 def _no_baseline(c: Counters, p: NeuromorphicProfile) -> list:
@@ -195,7 +219,8 @@ def _columns(p: NeuromorphicProfile) -> list[str]:
     parts = ["synapses", "neurons", "spikes", "noc", "links", *[f"memory:{n}" for n in levels],
              "transfer", "dense", "static"]
     return ["energy_j", "latency_s", "bottleneck_s", "latency_s:spiking", "latency_s:dense",
-            "latency_s:transfer", *[f"memory_bytes:{n}" for n in levels],
+            "latency_s:transfer", "latency_s:spiking:noc", "latency_s:spiking:barrier",
+            *[f"memory_bytes:{n}" for n in levels],
             *[f"energy_j:{c}" for c in parts]]
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,13 @@ def front_max(rows: np.ndarray, count: np.ndarray, weight: np.ndarray) -> np.nda
         starts = (np.cumsum(count) - count)[full]
         out[full] = np.maximum.reduceat(vals, starts)
     return np.maximum(out, 0.0)
+
+
+def _stage_layer(names: list[str]) -> int:
+    """The decoder layer of a stage (its blocks and ops are named ``L<layer>.<...>``); -1
+    for the stages outside the layers (embedding, final norm, head)."""
+    m = re.match(r"L(\d+)\.", names[0]) if names else None
+    return int(m.group(1)) if m else -1
 
 
 class _DenseCounts:
@@ -288,6 +296,7 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
     kv = graph.kv_cache
     info = {
         "stages": len(graph.stages),
+        "stage_layers": [_stage_layer(names) for names in graph.stages],
         "blocks": [{"layer": b.layer, "site": b.site, "name": b.name} for b in graph.blocks],
         "group_models": sorted({g.model for g in graph.groups}),
         "kv_bits_per_position": 0 if kv is None else kv.bits_per_position(),

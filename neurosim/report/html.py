@@ -198,12 +198,20 @@ def run_page(result: Result) -> str:
         page.figure(fg.bars_figure(list(lb), list(lb.values()), "latency per token (s)",
                                    fg.COLORS[1], log=False),
                     "Latency per token by part: spiking stages (their critical core, NoC path and "
-                    "barrier, or their off-core memory or link time when larger), dense-unit "
-                    "stages, and partial sums moved to the dense units. Per-action latencies "
-                    "marked assumed in the profile set the spiking part.")
+                    "barrier, or their off-core memory or link time when larger; spiking:noc and "
+                    "spiking:barrier are the NoC and barrier parts of the spiking time), "
+                    "dense-unit stages, and partial sums moved to the dense units. Per-action "
+                    "latencies marked assumed in the profile set the spiking part.")
         page.raw(_table([{"part": k, "latency/token": si(v, "s"),
                           "share": f"{100 * v / (lat or 1):.1f} %"} for k, v in lb.items()],
                         ["part", "latency/token", "share"], {"latency/token", "share"}))
+        by_layer = result.latency_by_layer()
+        if by_layer is not None:
+            names = ["outside layers" if i < 0 else f"layer {i}" for i in by_layer.index]
+            page.figure(fg.bars_figure(names, list(by_layer.values), "latency per token (s)",
+                                       fg.COLORS[1]),
+                        "Latency per token of each layer's stages, spiking and dense (outside "
+                        "layers: embedding, final norm and head).")
 
     base = s["baselines"]
     if base:
