@@ -181,16 +181,21 @@ def run_page(result: Result) -> str:
 
     if not result.sites.empty:
         per_token = result.sites.groupby(["layer"], sort=True)["energy_j"].sum() / s["tokens"]
+        block_assumed = [f for c in ("synapses", "neurons", "spikes", "noc")
+                         for f in on_assumed.get(c, [])]
+        assumed_note = (f" Assumed prices among them: {', '.join(block_assumed)}."
+                        if block_assumed else " None of their prices is assumed.")
         page.h2("Energy by layer and by site")
         page.figure(fg.bars_figure([f"layer {i}" for i in per_token.index], list(per_token.values),
                                    "energy per token (J)", fg.COLORS[0]),
                     "Energy per token of each layer's spiking blocks (synapses, neurons, spikes, "
                     "NoC: the components counted per block; memory, dense units and static power "
-                    "are counted per token, above).")
+                    "are counted per token, above)." + assumed_note)
         site = result.top_sites(n=1000)
         page.figure(fg.bars_figure(list(site.index), list(site["energy_j"]), "energy per token (J)",
                                    fg.COLORS[2]),
-                    "Energy per token of each site, summed over layers (spiking blocks only).")
+                    "Energy per token of each site, summed over layers (spiking blocks only)."
+                    + assumed_note)
 
     lb = s["latency_breakdown_s"]
     if lb:
@@ -221,7 +226,9 @@ def run_page(result: Result) -> str:
         page.figure(fg.bars_figure(names, energies, "energy per token (J)", fg.COLORS[3], log=True),
                     "Energy per token of this run and of the same model on each baseline: GPU "
                     "rooflines of the dense FP16 model, and the literature's op-count accounting "
-                    "of the same traffic (no memory, network or static power).")
+                    "of the same traffic (no memory, network or static power). This run rests "
+                    f"on assumed numbers for {100 * share_assumed:.1f} % of its energy; the "
+                    "baselines' own profiles list theirs.")
         page.raw(_table([{"baseline": n, "what": b["kind"], "energy/token": si(b["energy_j"], "J"),
                           "latency/token": si(b["latency_s"], "s"),
                           "this / baseline": f"{pt['energy_j'] / b['energy_j']:.3g}x"
