@@ -163,6 +163,9 @@ class Result:
                 (tmp / PROFILE).write_text(self.profile_yaml)
             (tmp / "result.json").write_text(json.dumps(summary, indent=2, default=str))
             out.mkdir(exist_ok=True)
+            for name in ("stages.parquet", PROFILE, COUNTERS):  # left by an earlier result
+                if not (tmp / name).exists() and (out / name).exists():
+                    (out / name).unlink()
             for f in tmp.iterdir():
                 os.replace(f, out / f.name)
         except OSError as exc:

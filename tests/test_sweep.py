@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import neurosim
 from neurosim import sweeps as sweep_mod
 from neurosim._schema import to_plain
+from neurosim.errors import NeurosimError
 from neurosim.hardware import load_profile
 from neurosim.sweeps import engine, load_spec, pareto_front, sweep
 from neurosim.sweeps.points import axis_combinations, enumerate_points
@@ -268,18 +269,32 @@ def test_a_point_the_mapper_refuses_is_failed_not_fatal(tmp_path):
 
 def test_rerun_resumes_and_retry_failed_recomputes_only_failures(tmp_path, monkeypatch):
     out = tmp_path / "out"
-    path = write_spec(tmp_path, axes={"profile.chip.static_power_mw": [-1.0, 10.0, 100.0]})
+    path = write_spec(tmp_path, axes={"profile.chip.static_power_mw": [-1.0, 10.0, 100.0, 1000.0]})
+    real_build = engine.build
+    flaky = {"left": 1}
+
+    def build_failing_once(card, prof, overrides):  # the 1000 mW point fails its first time
+        if overrides.get("profile.chip.static_power_mw") == 1000.0 and flaky["left"]:
+            flaky["left"] -= 1
+            raise NeurosimError("a transient failure")
+        return real_build(card, prof, overrides)
+
+    monkeypatch.setattr(engine, "build", build_failing_once)
     first = sweep(path, out=out, scheduler="inline")
-    assert list(first["status"]) == ["failed", "ok", "ok"]
+    assert list(first["status"]) == ["failed", "ok", "ok", "failed"]
+    assert first.loc[3, "error"] == "a transient failure"
     priced_points = []
     real = engine.price
     monkeypatch.setattr(engine, "price", lambda c, items, b: priced_points.extend(items) or real(c, items, b))
     again = sweep(path, out=out, scheduler="inline")
     pd.testing.assert_frame_equal(again, first)
-    assert priced_points == []
+    assert priced_points == [] and flaky["left"] == 0  # a rerun recomputes nothing
     retried = sweep(path, out=out, scheduler="inline", retry_failed=True)
-    assert priced_points == [] and list(retried["status"]) == ["failed", "ok", "ok"]
-    assert len(pd.read_parquet(out)) == 3
+    assert [p.index for p, *_ in priced_points] == [3]  # only the failed points, again
+    assert list(retried["status"]) == ["failed", "ok", "ok", "ok"]
+    assert "must be a finite number >= 0" in retried.loc[0, "error"]
+    on_disk = pd.read_parquet(out)
+    assert len(on_disk) == 4 and on_disk["point_id"].is_unique
     assert list(retried["point_id"]) == list(first["point_id"])
 
 
@@ -459,7 +474,9 @@ def test_sensitivity_cli_writes_table_and_tornado(cli, tmp_path):
     assert list(csv["path"]) == [a["path"] for a in data["assumptions"]]
     assert (out / "tornado.png").stat().st_size > 1000 and (out / "tornado.svg").is_file()
     points = pd.read_parquet(out / "points")
-    assert len(points) == 1 + 2 * len(csv)
+    shown = pd.read_csv(out / "sensitivity.csv", dtype=str)
+    run = (shown["low"] != shown["value"]).sum() + (shown["high"] != shown["value"]).sum()
+    assert len(points) == 1 + run  # variants equal to the value (0 x 2, 1 / 2 rounded) are not run
     bad = cli("sensitivity", "--model", TINY, "--profile", "loihi2", "--factor", "0.5",
               "--scheduler", "inline")
     assert bad.code == 2 and "factor: must be a number > 1" in bad.err
@@ -487,11 +504,35 @@ def test_columns_declared_by_every_estimator_are_what_it_prices():
         assert list(estimate.price(res.counters, prof).tokens) == estimate.columns(prof), name
 
 
-def test_sweep_api_is_exported():
-    from neurosim.sweeps.sensitivity import sensitivity
+def test_baselines_given_by_path_are_named_by_their_profile(tmp_path):
+    src = Path(neurosim.__file__).parent / "data" / "hw_profiles" / "gpu-a100.yaml"
+    copy = tmp_path / "my-gpu.yaml"
+    copy.write_text(src.read_text())
+    f = sweep(write_spec(tmp_path, baselines=[str(copy)]), scheduler="inline")
+    assert f["baseline:gpu-a100:energy_j"].notna().all()
 
-    assert neurosim.sweep is sweep and neurosim.sensitivity is sensitivity
-    assert callable(sweep_mod.run_points) and sweep_mod.MAX_POINTS == 100_000
+
+def test_huge_random_grids_and_flat_ranges(tmp_path):
+    axes = {f"profile.core.{k}": {"log": [1, 1e6], "points": 100_000}
+            for k in ("synop_energy_pj", "spike_out_energy_pj", "neuron_update_energy_pj",
+                      "graded_synop_energy_pj")}
+    sw = load_spec(write_spec(tmp_path, axes=axes, sample={"random": 3, "seed": 1}))
+    combos = axis_combinations(sw)  # 1e20 grid points: beyond int64
+    assert len({tuple(c.values()) for c in combos}) == 3 and combos == axis_combinations(sw)
+    with pytest.raises(sweep_mod.SpecError, match="bounds must be finite and differ"):
+        load_spec(write_spec(tmp_path, axes={"profile.core.synop_energy_pj":
+                                             {"linear": [2, 2], "points": 3}}))
+
+
+def test_pareto_of_a_column_that_is_not_a_number(cli, tmp_path):
+    out = tmp_path / "out"
+    path = write_spec(tmp_path, axes={"profile.chip.static_power_mw": [10.0, 100.0]})
+    assert cli("sweep", str(path), "--out", str(out), "--scheduler", "inline").code == 0
+    r = cli("pareto", str(out), "--x", "model")
+    assert r.code == 2 and "model: not a numeric column" in r.err and r.err.count("\n") == 1
+    (tmp_path / "file").write_text("")
+    r = cli("pareto", str(out), "--plot", str(tmp_path / "file" / "x"))
+    assert r.code == 2 and "cannot write the figure" in r.err
 
 
 def test_shipped_specs_load_and_plan():

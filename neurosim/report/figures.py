@@ -90,11 +90,17 @@ def tornado_figure(table: pd.DataFrame, factor: float, top: int = 15,
 
 def save_figure(fig, stem: str | os.PathLike) -> list[Path]:
     """Write ``fig`` as ``stem.png`` (150 dpi) and ``stem.svg``; returns the paths."""
+    from neurosim.errors import InputError
+
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    for p in paths:
-        fig.savefig(p, dpi=150, bbox_inches="tight")
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        for p in paths:
+            fig.savefig(p, dpi=150, bbox_inches="tight")
+    except OSError as exc:
+        raise InputError(str(stem), None, f"cannot write the figure: {exc.strerror or exc}",
+                         expected="a writable path") from None
     return paths
 
 

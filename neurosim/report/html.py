@@ -357,9 +357,13 @@ def _read_json(path: Path) -> dict:
 
 def _read_points(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
         raise InputError(str(path), None, f"unreadable sweep results: {str(exc)[:120]}") from None
+    if "status" not in frame or frame.empty:
+        raise InputError(str(path), None, "the sweep has no finished point yet",
+                         expected="a sweep with results (rerun it to resume)")
+    return frame
 
 
 def write(page: str, out: str | os.PathLike) -> Path:

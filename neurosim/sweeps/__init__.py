@@ -111,6 +111,10 @@ def pareto_front(frame: pd.DataFrame, x: str, y: str, by: str | None = None) -> 
         if col not in frame.columns:
             raise InputError("pareto", col, "no such column", got=col,
                              expected="one of " + ", ".join(c for c in frame.columns))
+    for col in (x, y):
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            raise InputError("pareto", col, "not a numeric column", got=col,
+                             expected="a column of numbers, e.g. latency_s, energy_j, chips")
     ok = frame[frame["status"] == "ok"] if "status" in frame else frame
     ok = ok[np.isfinite(ok[x].astype(float)) & np.isfinite(ok[y].astype(float))]
     keep = []

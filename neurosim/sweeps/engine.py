@@ -27,7 +27,7 @@ from neurosim.api import compile_graph as _compile
 from neurosim.api import count_run, fit_context
 from neurosim.cards import ModelCard, card_hash
 from neurosim.errors import InputError, NeurosimError
-from neurosim.hardware import Profile, load_profile, profile_hash
+from neurosim.hardware import Profile, profile_hash
 from neurosim.mapping import map_graph
 from neurosim.mapping.place import mapping_inputs
 from neurosim.sweeps.points import Point, build
@@ -40,7 +40,7 @@ CHUNK = 64
 
 
 def columns(inputs: list[tuple[str, str]], profiles: list[Profile],
-            baselines: tuple[str, ...]) -> list[tuple[str, str]]:
+            baselines: tuple[Profile, ...]) -> list[tuple[str, str]]:
     """(name, type) of every column, type one of ``int``, ``float``, ``str``: the point's
     ``inputs`` (axes by path), outputs, the estimator columns of every profile kind in the
     sweep, baselines, hashes."""
@@ -57,7 +57,7 @@ def columns(inputs: list[tuple[str, str]], profiles: list[Profile],
                 cols.append((c, "float"))
                 seen.add(c)
     for b in baselines:
-        cols += [(f"baseline:{b}:energy_j", "float"), (f"baseline:{b}:latency_s", "float")]
+        cols += [(f"baseline:{b.name}:energy_j", "float"), (f"baseline:{b.name}:latency_s", "float")]
     cols += [("traffic", "str"), ("card_sha256", "str"), ("profile_sha256", "str")]
     return cols
 
@@ -95,7 +95,6 @@ class _Lru(OrderedDict):
 
 _GRAPHS = _Lru(4)
 _MAPPINGS = _Lru(8)
-_BASELINE_PROFILES: dict[str, Profile] = {}
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,13 @@ class Failure:
     """A replay that failed, with its one-line message."""
 
     error: str
+
+
+def placement_key(prof: Profile) -> str:
+    """What a replay reads of a profile besides prices: equal keys, equal counters."""
+    if prof.kind != "neuromorphic":
+        return prof.kind
+    return json.dumps(mapping_inputs(prof), sort_keys=True, default=str)
 
 
 def _message(exc: BaseException) -> str:
@@ -120,17 +126,16 @@ def replay(card: ModelCard, prof: Profile, position: int, tokens: int, seed: int
         graph = _GRAPHS.get_or(chash, lambda: _compile(card))
         mapping = None
         if prof.kind == "neuromorphic":
-            key = (chash, json.dumps(mapping_inputs(prof), sort_keys=True, default=str), ctx)
-            mapping = _MAPPINGS.get_or(key, lambda: map_graph(graph, prof, ctx))
+            mapping = _MAPPINGS.get_or((chash, placement_key(prof), ctx),
+                                       lambda: map_graph(graph, prof, ctx))
         return count_run(card, prof, tokens=tokens, seed=seed, position=position, context=ctx,
                          graph=graph, mapping=mapping)
     except Exception as exc:  # a point's failure is recorded, the sweep goes on
         return Failure(_message(exc))
 
 
-def _baselines(counters, names: tuple[str, ...]) -> dict[str, float]:
-    profiles = [_BASELINE_PROFILES.setdefault(n, load_profile(n)) for n in names]
-    frame = estimate.baselines(counters, profiles)
+def _baselines(counters, profiles: tuple[Profile, ...]) -> dict[str, float]:
+    frame = estimate.baselines(counters, list(profiles))
     out: dict[str, float] = {}
     for name, g in frame.groupby("profile"):
         out[f"baseline:{name}:energy_j"] = float(g["energy_j"].mean())
@@ -139,7 +144,7 @@ def _baselines(counters, names: tuple[str, ...]) -> dict[str, float]:
 
 
 def price(counters, items: list[tuple[Point, Profile, str]],
-          baselines: tuple[str, ...]) -> list[dict[str, Any]]:
+          baselines: tuple[Profile, ...]) -> list[dict[str, Any]]:
     """A row per point of ``items`` (point, its profile, its card's sha256): ``counters``
     priced on the point's profile (means per token)."""
     if isinstance(counters, Failure):
@@ -220,10 +225,8 @@ def plan(points: list[Point], cards: dict[str, ModelCard], profiles: dict[str, P
         if memo_key not in card_memo:
             card_memo[memo_key] = (card, card_hash(card))
         card, chash = card_memo[memo_key]
-        inputs = (json.dumps(mapping_inputs(prof), sort_keys=True, default=str)
-                  if prof.kind == "neuromorphic" else "")
-        key = ((chash, prof.name, prof.kind, inputs, p.position, p.tokens, p.seed, p.context)
-               if reuse else p.index)
+        key = ((chash, prof.name, prof.kind, placement_key(prof), p.position, p.tokens, p.seed,
+                p.context) if reuse else p.index)
         g = groups.get(key)
         if g is None:
             g = groups[key] = Group(card, prof, p.position, p.tokens, p.seed, p.context)
@@ -273,7 +276,7 @@ def _close(client) -> None:
         cluster.close()
 
 
-def execute(groups: list[Group], baselines: tuple[str, ...], emit: Callable[[list[dict]], None],
+def execute(groups: list[Group], baselines: tuple[Profile, ...], emit: Callable[[list[dict]], None],
             client=None) -> None:
     """Replay every group once and price its points, calling ``emit(rows)`` as each piece
     finishes; on ``client`` (Dask) or, without one, in this process."""

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import math
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,8 @@ class Point:
         """Content identity: equal points of two runs of a sweep have equal ids."""
         body = {"model": self.model, "profile": self.profile, "position": self.position,
                 "tokens": self.tokens, "seed": self.seed, "context": self.context,
-                "overrides": {k: self.overrides[k] for k in sorted(self.overrides)}}
+                "overrides": {k: self.overrides[k] for k in sorted(self.overrides)},
+                "record": self.record}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=repr).encode()).hexdigest()[:20]
 
 
@@ -62,12 +64,13 @@ def axis_combinations(sweep: Sweep) -> list[dict[str, float]]:
     n = min(s.random, total)
     rng = np.random.default_rng(s.seed)
     if total <= 10_000_000:
-        flat = np.sort(rng.choice(total, size=n, replace=False))
-    else:
+        flat = [int(f) for f in np.sort(rng.choice(total, size=n, replace=False))]
+    else:  # beyond int64 too: Python integers
+        draw = random.Random(s.seed)
         chosen: set[int] = set()
         while len(chosen) < n:
-            chosen.add(int(rng.integers(total)))
-        flat = np.array(sorted(chosen), dtype=object)
+            chosen.add(draw.randrange(total))
+        flat = sorted(chosen)
     out = []
     for f in flat:
         idx, rest = [], int(f)

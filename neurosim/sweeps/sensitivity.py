@@ -23,7 +23,7 @@ from neurosim.errors import InputError
 from neurosim.hardware import Profile, load_profile, quantities
 from neurosim.sweeps import Progress, run_points
 from neurosim.sweeps.points import Point
-from neurosim.sweeps.spec import Sweep, SweepSpec
+from neurosim.sweeps.spec import Sweep, SweepSpec, load_baselines
 
 CARD_KNOBS = {
     "traffic.nonzero_scale": "fitted traffic: the traced model's code histograms are used "
@@ -92,8 +92,10 @@ def sensitivity(model: str | ModelCard, profile: str | Profile, *, factor: float
     ``high`` (value / factor and x factor), ``energy_low``/``energy_high`` and
     ``latency_low``/``latency_high`` (relative change against the unchanged point),
     ``energy_effect``/``latency_effect`` (the larger absolute change of the two), ``error``
-    (why a variant could not run, if one could not).  ``out``: the points' sweep directory.
-    The unchanged point's ``energy_j`` and ``latency_s`` are in ``frame.attrs``.
+    (why a variant could not run, if one could not).  A variant equal to the current value
+    (an integer that rounds back, a fraction at its cap) is not run: its changes are NaN.
+    ``out``: the points' sweep directory.  The unchanged point's ``energy_j`` and
+    ``latency_s`` are in ``frame.attrs``.
     """
     card = model if not isinstance(model, str) else load_card(model)
     prof = profile if not isinstance(profile, str) else load_profile(profile)
@@ -104,36 +106,44 @@ def sensitivity(model: str | ModelCard, profile: str | Profile, *, factor: float
                      positions=[position], seed=seed)
     items = assumptions(card, prof)
     sw = Sweep("sensitivity", spec, {card.name: card}, {prof.name: prof},
-               tuple(spec.baselines), {}, extra={"factor": factor},
+               load_baselines(spec.baselines, "sensitivity"), {}, extra={"factor": factor},
                record=(("varied", "str"), ("factor", "float")))
     points = [Point(0, card.name, prof.name, position, tokens, seed, None, {},
                     {"varied": None, "factor": 1.0})]
+    variants: list[dict[str, Any]] = []   # per assumption: {"low"|"high": (value, point index)}
     for a in items:
-        for f in (1 / factor, factor):
-            points.append(Point(len(points), card.name, prof.name, position, tokens, seed, None,
-                                {a["path"]: _scaled(a["value"], f, a["fraction"])},
-                                {"varied": a["path"], "factor": f}))
+        v = {}
+        for name, f in (("low", 1 / factor), ("high", factor)):
+            value = _scaled(a["value"], f, a["fraction"])
+            index = None
+            if value != a["value"]:  # a variant that rounding or a cap left unchanged is not run
+                index = len(points)
+                points.append(Point(index, card.name, prof.name, position, tokens, seed, None,
+                                    {a["path"]: value}, {"varied": a["path"], "factor": f}))
+            v[name] = (value, index)
+        variants.append(v)
     frame = run_points(points, sw, {"sensitivity": {"model": card.name, "profile": prof.name,
                                                     "factor": factor}},
                        out=out, scheduler=scheduler, workers=workers, progress=progress)
-    base = frame[frame["point"] == 0].iloc[0]
+    by_point = frame.set_index("point")
+    base = by_point.loc[0]
     if base["status"] != "ok":
         raise InputError(f"{card.name} on {prof.name}", None,
                          f"the unchanged point fails: {base['error']}")
     e0, l0 = float(base["energy_j"]), float(base["latency_s"])
     rows = []
-    for k, a in enumerate(items):
-        low, high = (frame[frame["point"] == 1 + 2 * k + j].iloc[0] for j in (0, 1))
-        rel = {}
-        for name, v in (("low", low), ("high", high)):
-            ok = v["status"] == "ok"
-            rel[f"energy_{name}"] = float(v["energy_j"]) / e0 - 1 if ok else np.nan
-            rel[f"latency_{name}"] = (float(v["latency_s"]) / l0 - 1
+    for a, v in zip(items, variants):
+        rel, errors = {}, []
+        for name, (_, index) in v.items():
+            r = by_point.loc[index] if index is not None else None
+            ok = r is not None and r["status"] == "ok"
+            if r is not None and not ok:
+                errors.append(str(r["error"]))
+            rel[f"energy_{name}"] = float(r["energy_j"]) / e0 - 1 if ok else np.nan
+            rel[f"latency_{name}"] = (float(r["latency_s"]) / l0 - 1
                                       if ok and l0 and np.isfinite(l0) else np.nan)
-        errors = [str(v["error"]) for v in (low, high) if v["status"] != "ok"]
         rows.append({"path": a["path"], "value": _show(a["value"]), "assumed": a["assumed"],
-                     "low": _show(_scaled(a["value"], 1 / factor, a["fraction"])),
-                     "high": _show(_scaled(a["value"], factor, a["fraction"])), **rel,
+                     "low": _show(v["low"][0]), "high": _show(v["high"][0]), **rel,
                      "energy_effect": _effect(rel["energy_low"], rel["energy_high"]),
                      "latency_effect": _effect(rel["latency_low"], rel["latency_high"]),
                      "error": "; ".join(errors) or None})

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from neurosim._schema import Strict, _LocatedValueError, check_schema_version, to_plain, validate
 from neurosim._yaml import load_yaml_mapping
@@ -60,9 +60,9 @@ class Range(Strict):
         if len(given) != 1:
             raise ValueError("give exactly one of 'log: [lo, hi]' or 'linear: [lo, hi]'")
         lo, hi = getattr(self, given[0])
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise _LocatedValueError((given[0],), [lo, hi], "bounds must be finite",
-                                     "two finite numbers")
+        if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
+            raise _LocatedValueError((given[0],), [lo, hi], "bounds must be finite and differ",
+                                     "two different finite numbers")
         if given[0] == "log" and (lo <= 0 or hi <= 0):
             raise _LocatedValueError(("log",), [lo, hi], "log bounds must be > 0",
                                      "two numbers > 0")
@@ -93,6 +93,31 @@ class SweepSpec(Strict):
     axes: dict[str, list[Any] | Range] = Field(default_factory=dict)
     sample: Literal["grid", "zip"] | Random = "grid"
 
+    @field_validator("axes", mode="before")
+    @classmethod
+    def _axis_kinds(cls, axes: Any) -> Any:
+        """A mapping value is a range, validated here so that its own error is reported."""
+        if not isinstance(axes, dict):
+            return axes
+        out = {}
+        for path, values in axes.items():
+            if isinstance(values, dict):
+                try:
+                    values = Range.model_validate(values)
+                except ValidationError as exc:
+                    err = exc.errors(include_url=False)[0]
+                    inner = (err.get("ctx") or {}).get("error")
+                    loc = tuple(inner.loc if isinstance(inner, _LocatedValueError) else err["loc"])
+                    msg = (inner.problem if isinstance(inner, _LocatedValueError)
+                           else "unknown key" if err["type"] == "extra_forbidden" else err["msg"])
+                    raise _LocatedValueError(("axes", path, *loc), values, msg,
+                                             "{log|linear: [lo, hi], points: n} with lo != hi") from None
+            elif not isinstance(values, list):
+                raise _LocatedValueError(("axes", path), values, "an axis is a list of numbers or "
+                                         "a range", "[v1, v2, ...] or {log|linear: [lo, hi], points: n}")
+            out[path] = values
+        return out
+
     @field_validator("axes")
     @classmethod
     def _axes(cls, axes: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +147,7 @@ class Sweep:
     spec: SweepSpec
     cards: dict[str, ModelCard]
     profiles: dict[str, Profile]
-    baselines: tuple[str, ...]
+    baselines: tuple[Profile, ...]
     axes: dict[str, list[float]]
     extra: dict[str, Any] = field(default_factory=dict)
     """What else decides the points (a sensitivity study's factor); part of the identity."""
@@ -137,7 +162,8 @@ class Sweep:
         """Identifies the sweep: the spec and the content of every card and profile."""
         body = {"spec": to_plain(self.spec), "extra": self.extra,
                 "cards": {n: card_hash(c) for n, c in self.cards.items()},
-                "profiles": {n: profile_hash(p) for n, p in self.profiles.items()}}
+                "profiles": {n: profile_hash(p) for n, p in self.profiles.items()},
+                "baselines": [profile_hash(p) for p in self.baselines]}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
     def axis_points(self) -> int:
@@ -174,11 +200,7 @@ def load_spec(ref: str | Path | dict, *, file: str | None = None) -> Sweep:
     for i, name in enumerate(spec.profiles):
         prof = _load(load_profile, name, file, f"profiles[{i}]")
         profiles[prof.name] = prof
-    for i, name in enumerate(spec.baselines):
-        prof = _load(load_profile, name, file, f"baselines[{i}]")
-        if prof.kind != "gpu":
-            raise SpecError(file, f"baselines[{i}]", "a baseline is a GPU profile",
-                            got=f"{name} ({prof.kind})", expected="e.g. gpu-a100, gpu-h100")
+    baselines = load_baselines(spec.baselines, file)
     axes = {}
     for path, values in spec.axes.items():
         scope, rest = path.split(".", 1)
@@ -191,7 +213,19 @@ def load_spec(ref: str | Path | dict, *, file: str | None = None) -> Sweep:
     if spec.sample == "zip" and len({len(v) for v in axes.values()}) > 1:
         raise SpecError(file, "sample", "zip needs axes of one length",
                         got={p: len(v) for p, v in axes.items()}, expected="equal lengths, or grid")
-    return Sweep(file, spec, cards, profiles, tuple(spec.baselines), axes)
+    return Sweep(file, spec, cards, profiles, baselines, axes)
+
+
+def load_baselines(names: list[str], file: str) -> tuple[Profile, ...]:
+    """The GPU profiles a sweep's points are set beside, by name or path."""
+    out = []
+    for i, name in enumerate(names):
+        prof = _load(load_profile, name, file, f"baselines[{i}]")
+        if prof.kind != "gpu":
+            raise SpecError(file, f"baselines[{i}]", "a baseline is a GPU profile",
+                            got=f"{name} ({prof.kind})", expected="e.g. gpu-a100, gpu-h100")
+        out.append(prof)
+    return tuple(out)
 
 
 def _load(loader, name: str, file: str, key: str):

@@ -3,7 +3,8 @@
 ``DIR/part-NNNNNN-XXXXXXXX.parquet``  rows of finished points (ok or failed), every part with
                                       the sweep's full column schema
 ``DIR/_sweep.json``                   the spec, its sha256, the columns, the point count
-``DIR/_manifest.json``                the parts, with their row counts
+``DIR/_manifest.json``                the parts, with their row counts (rewritten at most every
+                                      2 s and at the end; a rerun trusts the parts themselves)
 
 ``pandas.read_parquet(DIR)`` reads every part (names starting with ``_`` or ``.`` are not
 data).  A part is written under a hidden name and renamed into place, so a part either holds
@@ -17,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,9 +36,14 @@ SWEEP, MANIFEST, LOCK = "_sweep.json", "_manifest.json", "_lock"
 class Store:
     """The results directory of one sweep (identified by its spec sha256)."""
 
+    MANIFEST_EVERY_S = 2.0
+    """The manifest is rewritten at most this often while parts arrive, and on close."""
+
     def __init__(self, out: str | os.PathLike, sweep_sha256: str) -> None:
         self.out, self.sha = Path(out), sweep_sha256
         self._lock_fd: int | None = None
+        self._manifest_at = 0.0
+        self.parts: dict[str, int] = {}
 
     def check(self) -> None:
         """Refuse a directory that is not this sweep's (without writing anything)."""
@@ -44,8 +51,9 @@ class Store:
         if out.exists() and not out.is_dir():
             raise InputError(str(out), None, "exists and is not a directory",
                              expected="a directory for the sweep's results")
-        if not out.is_dir() or not any(out.iterdir()):
-            return
+        if not out.is_dir() or not any(f.name != LOCK and not f.name.startswith(".")
+                                       for f in out.iterdir()):
+            return  # new, empty, or left by a sweep stopped before it wrote its record
         meta_file = out / SWEEP
         if not meta_file.is_file():
             raise InputError(str(out), None, "is not empty and holds no sweep",
@@ -85,6 +93,7 @@ class Store:
 
     def close(self) -> None:
         if self._lock_fd is not None:
+            self._manifest()
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -134,7 +143,8 @@ class Store:
         name = f"part-{len(self.parts) + 1:06d}-{uuid.uuid4().hex[:8]}.parquet"
         self._write(pa.Table.from_pylist(rows, schema=self.schema), name)
         self.parts[name] = len(rows)
-        self._manifest()
+        if time.monotonic() - self._manifest_at >= self.MANIFEST_EVERY_S:
+            self._manifest()
 
     def _write(self, table: pa.Table, name: str) -> None:
         tmp = self.out / f".{name}.{uuid.uuid4().hex[:6]}.tmp"
@@ -142,6 +152,7 @@ class Store:
         os.replace(tmp, self.out / name)
 
     def _manifest(self) -> None:
+        self._manifest_at = time.monotonic()
         parts = [{"file": n, "rows": r} for n, r in self.parts.items()]
         _write_json(self.out / MANIFEST, {"sweep_sha256": self.sha, "parts": parts,
                                           "rows": sum(p["rows"] for p in parts)})
