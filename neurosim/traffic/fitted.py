@@ -5,8 +5,9 @@ layer of the traced model, the counts of each integer code over all recorded tok
 channels: ``base`` for non-salient channels (codes ``0..M``, ``M = 2^abits - 1``) and
 ``salient`` for salient channels (codes ``0..S·M`` carried in ``S`` GIF steps).
 
-Sampling: every channel's code is drawn independently from its site-and-layer histogram,
-then split into graded steps (:func:`~neurosim.traffic.gif.gif_steps`); each group's salient
+Sampling: every channel's code is drawn independently from its site-and-layer histogram (one
+uniform draw per channel, in channel order, through the histogram's inverse CDF), then split
+into graded steps (:func:`~neurosim.traffic.gif.gif_steps`); each group's salient
 channels are a seeded random subset of the card's count.
 
 Width-scaling rule (a model with other dimensions than the traced one): layer ``l`` of
@@ -32,6 +33,7 @@ from neurosim._schema import Strict, load_document, to_plain
 from neurosim._yaml import dump_yaml
 from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
+from neurosim.kernels.sample import _guides, _inverse_cdf
 from neurosim.traffic.gif import gif_steps
 from neurosim.traffic.stats import group_codes, site_of
 from neurosim.traffic.trace import SpikeTrace
@@ -197,7 +199,8 @@ class FittedTraffic:
         layers = graph.layers
         self.max_steps = max((g.max_steps for g in graph.groups), default=1)
         rng = np.random.default_rng([seed, 0])
-        self._groups = []
+        tables: list[np.ndarray] = []
+        chan_table: list[np.ndarray] = []
         self.salient_from_base: set[str] = set()
         lo = 0
         for g in graph.groups:
@@ -212,21 +215,22 @@ class FittedTraffic:
             sal = sal[: top + 1] / sal[: top + 1].sum()
             mask = np.zeros(g.size, bool)
             mask[rng.choice(g.size, g.salient, replace=False)] = True
-            self._groups.append((lo, g.size, mask, np.cumsum(base), np.cumsum(sal)))
+            t = len(tables)  # the group's base table; t + 1: its salient table
+            tables += [np.cumsum(base), np.cumsum(sal)]
+            chan_table.append(np.where(mask, t + 1, t).astype(np.int64))
             lo += g.size
         self.width = lo
+        self._chan_table = np.concatenate(chan_table) if chan_table else np.zeros(0, np.int64)
+        self._cdf = np.concatenate(tables) if tables else np.zeros(0)
+        self._len = np.array([len(t) for t in tables], np.int64)
+        self._start = np.cumsum(self._len) - self._len
+        self._guide = _guides(self._cdf, self._start, self._len)
 
     def codes(self, position: int) -> np.ndarray:
         """GIF spikes of the token at ``position``: (max_steps, N) int8."""
-        rng = np.random.default_rng([self.seed, 1, position])
+        u = np.random.default_rng([self.seed, 1, position]).random(self.width)
         q = np.empty(self.width, np.int16)
-        for lo, size, mask, cdf_b, cdf_s in self._groups:
-            u = rng.random(size)
-            row = np.minimum(np.searchsorted(cdf_b, u, side="right"), len(cdf_b) - 1)
-            if mask.any():
-                hi = np.minimum(np.searchsorted(cdf_s, u[mask], side="right"), len(cdf_s) - 1)
-                row[mask] = hi
-            q[lo:lo + size] = row
+        _inverse_cdf(u, self._chan_table, self._cdf, self._start, self._len, self._guide, q)
         return gif_steps(q, self.abits, self.max_steps)
 
     def provenance(self) -> dict:
