@@ -57,15 +57,18 @@ def command(spec: dict, tmp: Path, name: str, workers: int) -> tuple[float, int]
     return seconds, int((frame["status"] == "ok").sum())
 
 
-def _fresh_run(point, card, prof) -> float:
+def _fresh_run(point, card, prof, baselines) -> float:
     """Energy per token of a point as one neurosim.run, nothing shared."""
     return neurosim.run(card, prof, tokens=4, baselines=("gpu-a100", "gpu-h100")).per_token()["energy_j"]
 
 
-def _cached_replay(point, card, prof) -> float:
+def _cached_replay(point, card, prof, baselines) -> float:
     """Energy per token of a point replayed on its own, sharing only graph and mapping."""
     counters = engine.replay(card, prof, point.position, 4, 0, None)
-    return engine.price(counters, [(point, prof, "")], ("gpu-a100", "gpu-h100"))[0]["energy_j"]
+    row = engine.price(counters, [(point, prof, "")], baselines)[0]
+    if row["status"] != "ok":
+        raise RuntimeError(row["error"])
+    return row["energy_j"]
 
 
 def main() -> None:
@@ -88,10 +91,11 @@ def main() -> None:
         t0 = time.perf_counter()
         client = engine.connect(None, args.workers)
         card = sw.cards["spikellm-7b"]
-        client.gather([client.submit(_fresh_run, None, card, sw.profiles["loihi2"], pure=False)
+        client.gather([client.submit(_fresh_run, None, card, sw.profiles["loihi2"], sw.baselines,
+                                     pure=False)
                        for _ in range(2 * args.workers)])  # imports and JIT in every worker
         s_start = time.perf_counter() - t0
-        runs = [(p, *build(card, sw.profiles["loihi2"], p.overrides)) for p in points]
+        runs = [(p, *build(card, sw.profiles["loihi2"], p.overrides), sw.baselines) for p in points]
         for label, fn in (("replayed with the workers' graph and mapping caches", _cached_replay),
                           ("each a whole neurosim.run (compile, map, replay, price)", _fresh_run)):
             t0 = time.perf_counter()
