@@ -105,7 +105,7 @@ def main() -> None:
             print(f"2. the same points without reuse, {label}: {len(runs)} timed on {args.workers} "
                   f"warm workers, {per_point * 1e3:.0f} ms/point; with the cluster start "
                   f"({s_start:.1f} s) {s_all:.0f} s for 1,000; reuse is {s_all / s_reuse:.0f}x faster")
-        engine._close(client)
+        engine.close(client)
 
         s_map, ok = command(MAPPING, tmp, "mapping", args.workers)
         print(f"3. mapping sweep, 100 points (core memory x neurons per core), command from "

@@ -93,7 +93,7 @@ def run_points(points: list[Point], sw: Sweep, meta: dict[str, Any], *,
         engine.execute(groups, sw.baselines, emit, client)
     finally:
         if client is not None:
-            engine._close(client)
+            engine.close(client)
         if store is not None:
             store.close()
     if store is not None:

@@ -172,8 +172,7 @@ def price(counters, items: list[tuple[Point, Profile, str]],
         t = priced.tokens
         means = {k: float(np.mean(v)) for k, v in t.items()}
         lat = means["latency_s"]
-        row = {**_inputs(p), **shared, "status": "ok", "error": None,
-               **{k: v for k, v in means.items()},
+        row = {**_inputs(p), **shared, "status": "ok", "error": None, **means,
                "tokens_per_s": (1.0 / lat) if lat and math.isfinite(lat) else None,
                "card_sha256": chash, "profile_sha256": profile_hash(prof)}
         if "chips" in priced.mapping:
@@ -269,7 +268,8 @@ def connect(scheduler: str | None, workers: int | None):
     return Client(cluster)
 
 
-def _close(client) -> None:
+def close(client) -> None:
+    """Close a client of :func:`connect`, and its LocalCluster if it made one."""
     cluster = getattr(client, "cluster", None)
     client.close()
     if cluster is not None:
