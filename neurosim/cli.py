@@ -308,11 +308,17 @@ def _check_page(path: str):
     out = Path(path)
     if out.is_dir():
         raise InputError(path, None, "--report is a directory", expected="an HTML file path")
-    probe = out.parent if str(out.parent) else Path(".")
-    probe = next((p for p in (probe, *probe.parents) if p.exists()), Path("."))
-    if not os.access(probe, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+    if not os.access(_nearest_existing(out.parent), os.W_OK) or (
+            out.exists() and not os.access(out, os.W_OK)):
         raise InputError(path, None, "not writable", expected="a writable HTML file path")
     return out
+
+
+def _nearest_existing(path):
+    """``path`` or its nearest existing parent (the current directory at worst)."""
+    from pathlib import Path
+
+    return next((p for p in (path, *path.parents) if p.exists()), Path("."))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -527,10 +533,9 @@ def _check_out(path: str):
     if out.exists() and not out.is_dir():
         raise InputError(path, None, "--out exists and is not a directory",
                          expected="a directory path for the results")
-    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
     import os
 
-    if not os.access(probe, os.W_OK):
+    if not os.access(_nearest_existing(out), os.W_OK):
         raise InputError(path, None, "--out is not writable", expected="a writable directory")
     return out
 
@@ -736,29 +741,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_sweep(path: str):
-    import pandas as pd
-
-    from neurosim.errors import InputError
-
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, None, f"not a sweep directory: {str(exc).splitlines()[0][:120]}",
-                         expected="a directory written by neurosim sweep --out") from None
-    if "status" not in frame or "point" not in frame:
-        raise InputError(path, None, "not a sweep directory (no point or status column)",
-                         expected="a directory written by neurosim sweep --out")
-    return frame
-
-
 def _cmd_pareto(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from neurosim.report.figures import pareto_figure, save_figure
     from neurosim.sweeps import pareto_front
+    from neurosim.sweeps.store import read
 
-    frame = _read_sweep(args.source)
+    frame = read(args.source)
     front = pareto_front(frame, args.x, args.y, args.by)
     ok = frame[frame["status"] == "ok"]
     stem = Path(args.plot) if args.plot else Path(args.source) / "_figures" / f"pareto-{args.x}-{args.y}"

@@ -28,6 +28,7 @@ from neurosim.hardware.schema import PROFILE_KINDS
 from neurosim.report import figures as fg
 from neurosim.report.units import si
 from neurosim.result import Result
+from neurosim.sweeps.store import read as read_sweep
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f;
@@ -334,11 +335,11 @@ def render(source: str | os.PathLike) -> str:
     if (src / "result.json").is_file():
         return run_page(Result.load(src))
     if (src / "_sweep.json").is_file():
-        return sweep_page(_read_points(src), _read_json(src / "_sweep.json"), str(src))
+        return sweep_page(read_sweep(src), _read_json(src / "_sweep.json"), str(src))
     if (src / "sensitivity.csv").is_file() and (src / "points" / "_sweep.json").is_file():
         table = pd.read_csv(src / "sensitivity.csv")
         meta = _read_json(src / "points" / "_sweep.json")
-        base = _read_points(src / "points")
+        base = read_sweep(src / "points")
         b = base[base["point"] == 0]
         table.attrs.update({**meta.get("sensitivity", {}),
                             "energy_j": float(b["energy_j"].iloc[0]) if len(b) else None,
@@ -353,17 +354,6 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise InputError(str(path), None, f"unreadable: {exc}") from None
-
-
-def _read_points(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(str(path), None, f"unreadable sweep results: {str(exc)[:120]}") from None
-    if "status" not in frame or frame.empty:
-        raise InputError(str(path), None, "the sweep has no finished point yet",
-                         expected="a sweep with results (rerun it to resume)")
-    return frame
 
 
 def write(page: str, out: str | os.PathLike) -> Path:

@@ -158,6 +158,23 @@ class Store:
                                           "rows": sum(p["rows"] for p in parts)})
 
 
+def read(out: str | os.PathLike):
+    """The rows of a sweep directory (``pandas.read_parquet``); refuses a directory that
+    holds no sweep rows, or none yet, in one line."""
+    import pandas as pd
+
+    try:
+        rows = pd.read_parquet(out)
+    except (OSError, ValueError) as exc:
+        raise InputError(str(out), None, f"not a sweep directory: {str(exc).splitlines()[0][:120]}",
+                         expected="a directory written by neurosim sweep --out") from None
+    if "status" not in rows or "point" not in rows or rows.empty:
+        raise InputError(str(out), None, "holds no finished point of a sweep",
+                         expected="a directory written by neurosim sweep --out (rerun it to "
+                         "resume an interrupted one)")
+    return rows
+
+
 def frame(rows: list[dict[str, Any]], cols: list[tuple[str, str]]):
     """``rows`` as a DataFrame with the sweep's column types (what a part file holds)."""
     schema = pa.schema([(n, _TYPES[t]) for n, t in cols])
