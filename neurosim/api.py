@@ -27,6 +27,8 @@ from neurosim.replay.counters import Counters, count
 from neurosim.replay.plan import build_plan
 from neurosim.result import Result
 from neurosim.schemes import Request, scheme_of, traffic_source
+from neurosim.threads import max_threads, using
+from neurosim.traffic import MAX_SEED
 from neurosim.traffic.simulated import SimulatedTraffic
 
 Progress = Callable[[str, int, int], None]
@@ -92,6 +94,7 @@ def run(
     backend: str = "numba",
     traffic: str | None = None,
     baselines: tuple[str, ...] = BASELINES,
+    threads: int | None = None,
     progress: Progress | None = None,
 ) -> Result:
     """Replay ``tokens`` tokens of ``model`` on ``profile``; return a :class:`Result`.
@@ -100,15 +103,17 @@ def run(
     ``position`` are replayed first to fill the attention blocks' KV cache.  The KV cache is
     sized for ``context`` positions (default: the card's ``max_context``).  ``baselines``:
     the profiles the result is set beside (GPU rooflines, literature accounting).
-    ``progress(stage, done, total)`` reports conversion, trace recording, the KV prefix
-    (``"prefix"``) and the replay (``"replay"``).
+    ``threads``: the threads the replay kernels use (default: the cores available); any
+    number gives the same result.  ``progress(stage, done, total)`` reports conversion,
+    trace recording, the KV prefix (``"prefix"``) and the replay (``"replay"``).
     """
     card = model if not isinstance(model, str) else load_card(model)
     prof = profile if not isinstance(profile, str) else load_profile(profile)
     if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
         raise InputError("run", "tokens", "must be an integer >= 1", got=tokens)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError("run", "seed", "must be an integer >= 0", got=seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError("run", "seed", "must be an integer from 0 to 2^63 - 1", got=seed)
+    check_threads(threads)
     if traffic not in (None, "synthetic", "real", "recurrence"):
         raise InputError("run", "traffic", "unknown traffic source", got=traffic,
                          expected="synthetic, real or recurrence")
@@ -118,9 +123,20 @@ def run(
         raise BackendError(why)
     ctx = fit_context(card, position, tokens, context)
     base_profiles = _baseline_profiles(prof, baselines)
-    counters = count_run(card, prof, tokens=tokens, seed=seed, position=position, context=ctx,
-                         backend=backend, traffic=traffic, progress=progress)
+    with using(threads):
+        counters = count_run(card, prof, tokens=tokens, seed=seed, position=position,
+                             context=ctx, backend=backend, traffic=traffic, progress=progress)
     return assemble(counters, prof, base_profiles)
+
+
+def check_threads(threads: int | None) -> None:
+    """Refuse a thread count other than None or 1 .. the most numba can run here."""
+    if threads is None:
+        return
+    most = max_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= most:
+        raise InputError("run", "threads", f"must be an integer from 1 to {most} (the cores "
+                         "numba may use here, NUMBA_NUM_THREADS)", got=threads)
 
 
 def fit_context(card: ModelCard, position: int, tokens: int, context: int | None) -> int:

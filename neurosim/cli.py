@@ -287,7 +287,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with _Bars(args.json, model=card.name, profile=profile.name) as bars:
         result = run(card, profile, tokens=args.tokens, seed=args.seed,
                      position=args.position, context=args.context, backend=args.backend,
-                     traffic=args.traffic, progress=bars)
+                     traffic=args.traffic, threads=args.threads, progress=bars)
     code = _emit(result, out_dir, args.json)
     if page is not None:
         from neurosim.report.html import run_page, write
@@ -844,6 +844,15 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    from neurosim.traffic import MAX_SEED
+
+    value = _nonnegative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be <= 2^63 - 1 (got {value})")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = _nonnegative_int(text)
     if value == 0:
@@ -894,7 +903,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", required=True, help="model card name or path")
     r.add_argument("--profile", required=True, help="hardware profile name or path")
     r.add_argument("--tokens", type=_positive_int, default=16, help="tokens to replay")
-    r.add_argument("--seed", type=_nonnegative_int, default=0, help="traffic seed (>= 0)")
+    r.add_argument("--seed", type=_seed, default=0, help="traffic seed (0 to 2^63 - 1)")
     r.add_argument("--position", type=_nonnegative_int, default=0,
                    help="position of the first token (KV cache length)")
     r.add_argument("--context", type=_positive_int, default=None,
@@ -904,6 +913,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "with seeded random weights")
     r.add_argument("--backend", default="numba",
                    help="simulation backend: numba (default) or lava (`neurosim backends`)")
+    r.add_argument("--threads", type=_positive_int, default=None,
+                   help="threads of the replay (default: the cores available); any number "
+                        "gives the same result")
     r.add_argument("--out", help="directory to write JSON + Parquet results")
     r.add_argument("--report", help="also write a self-contained HTML report to this file")
     r.add_argument("--json", action="store_true", help="print one JSON object")
@@ -929,7 +941,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--profile", required=True)
     x.add_argument("models", nargs="+", metavar="MODEL")
     x.add_argument("--tokens", type=_positive_int, default=4, help="tokens per model")
-    x.add_argument("--seed", type=_nonnegative_int, default=0)
+    x.add_argument("--seed", type=_seed, default=0)
     x.add_argument("--context", type=_positive_int, default=None,
                    help="KV cache / sequence length (default: each card's max_context)")
     x.add_argument("--json", action="store_true")
@@ -1035,7 +1047,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each assumption is divided and multiplied by this (default 2)")
     x.add_argument("--tokens", type=_positive_int, default=4)
     x.add_argument("--position", type=_nonnegative_int, default=0)
-    x.add_argument("--seed", type=_nonnegative_int, default=0)
+    x.add_argument("--seed", type=_seed, default=0)
     x.add_argument("--top", type=_positive_int, default=15, help="rows to show and plot")
     x.add_argument("--out", help="directory: points/ (the sweep), sensitivity.csv, tornado.png/svg")
     x.add_argument("--scheduler", default=None,

@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurosim.graph.ir import EventGraph, NeuronGroup, SynapseBlock
+from neurosim.kernels.replay import _fronts, _tile_synops
 from neurosim.mapping import map_graph
 from neurosim.replay.engine import Replayer
 from neurosim.replay.plan import build_plan
+from neurosim.threads import using
 
 
 def column_split(fanout, c, row_bounds):
@@ -149,3 +151,65 @@ def test_numba_replay_equals_reference(case):
                     tc.hops, tc.crossings))
     slow = reference(graph, mapping, profile, token)
     assert [tuple(int(v) for v in row) for row in fast] == slow
+
+
+def array_token(plan, time_driven: bool, ce: np.ndarray, sparse: np.ndarray | None) -> dict:
+    """A token's counters by whole-array numpy operations on (step, tile) and (step, chunk)
+    arrays; ``ce`` (S, K) the events per step and chunk, attention chunks already the
+    cache's; ``sparse`` (S, n) the synops of the per-column fan-out tiles."""
+    steps = ce.shape[0]
+    ev_tile = ce[:, plan.tile_chunk]
+    syn_tile = ev_tile * plan.tile_fanout
+    if sparse is not None:
+        syn_tile[: sparse.shape[0], plan.sparse_tiles] = sparse
+    step_on = np.arange(steps)[:, None] < plan.block_steps[plan.tile_block][None, :]
+    received = (syn_tile > 0) & step_on
+    active = received * plan.tile_rows
+    inactive = (step_on & ~received) * plan.tile_rows if time_driven else 0 * active
+    ft, fc = plan.block_first_tile, plan.block_first_chunk
+    total = ce.sum(axis=0)
+    synops = np.add.reduceat(syn_tile.sum(axis=0), ft)
+    out = {"events": np.add.reduceat(total, fc), "synops": synops,
+           "synops_graded": np.where(plan.block_graded, synops, 0),
+           "updates_active": np.add.reduceat(active.sum(axis=0), ft),
+           "updates_inactive": np.add.reduceat(inactive.sum(axis=0), ft)}
+    for name, per in (("messages", plan.chunk_msgs), ("hops", plan.chunk_hops),
+                      ("crossings", plan.chunk_cross), ("exits", plan.chunk_exits)):
+        out[name] = np.add.reduceat(total * per, fc)
+    spikes_out = np.where(plan.tile_source[None, :], ev_tile, 0)
+    busy = np.stack([ev_tile, syn_tile, active, inactive, spikes_out], axis=2)
+    out["busy_rows"], out["busy_count"] = _fronts(busy, np.append(ft, plan.n_tiles),
+                                                  plan.block_steps)
+    on = ce > 0
+    path = np.stack([plan.chunk_path_hops[None, :] * on, plan.chunk_path_cross[None, :] * on],
+                    axis=2)
+    out["path_rows"], out["path_count"] = _fronts(path, np.append(fc, plan.n_chunks),
+                                                  plan.block_steps)
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.integers(1, 2), st.integers(0, 5))
+def test_token_kernel_equals_array_reference(case, threads, cached):
+    # every field of a token, fronts included, against whole-array numpy, on 1 and 2 threads,
+    # after ``cached`` earlier tokens filled the attention counts
+    graph, profile, token = case
+    mapping = map_graph(graph, profile, context=4)
+    plan = build_plan(graph, mapping, int(profile.core.graded_payload_bits.value))
+    time_driven = profile.core.neuron_update == "time_driven"
+    rep = Replayer(plan, time_driven)
+    for _ in range(cached):
+        rep.prefix(token)
+    kv = rep.kv_cum.copy()
+    ce = rep.events(token)
+    ce = np.vstack([ce, np.zeros((rep.max_steps - ce.shape[0], plan.n_chunks), np.int64)])
+    ce[:, plan.chunk_kv] += kv[:, plan.chunk_kv]
+    sparse = None
+    if len(plan.sparse_tiles):
+        sparse = _tile_synops(token, plan.tile_chunk[plan.sparse_tiles], plan.chunk_start,
+                              plan.chunk_unary, plan.sparse_start, plan.sparse_fan)
+    want = array_token(plan, time_driven, ce, sparse)
+    with using(threads):
+        got = rep.token(token, 0)
+    for name, value in want.items():
+        assert np.array_equal(getattr(got, name), value), name

@@ -67,49 +67,182 @@ def _tile_synops(codes: np.ndarray, tile_chunk: np.ndarray, chunk_start: np.ndar
 
 
 @nb.njit(cache=True, nogil=True)
+def _slice_front(vec: np.ndarray, n: int, sums: np.ndarray, out: np.ndarray, m: int) -> int:
+    """Append to ``out`` from row ``m`` the non-dominated rows of ``vec[:n]`` (n, d) int64 >= 0:
+    by falling row sum (ties in row order), each row no kept row dominates (>= in every
+    column); all-zero rows are dropped.  ``sums`` (>= n,) scratch.  Returns the new ``m``."""
+    d = vec.shape[1]
+    best = -1  # a row equal to the column-wise max dominates every row: the front is it
+    for i in range(n):
+        acc = 0
+        for c in range(d):
+            acc += vec[i, c]
+        sums[i] = acc
+        if best < 0 or acc > sums[best]:
+            best = i
+    if n == 0 or sums[best] == 0:
+        return m
+    top = True
+    for c in range(d):
+        for i in range(n):
+            if vec[i, c] > vec[best, c]:
+                top = False
+                break
+        if not top:
+            break
+    if top:
+        for c in range(d):
+            out[m, c] = vec[best, c]
+        return m + 1
+    order = np.argsort(-sums[:n], kind="mergesort")
+    start = m
+    for j in range(n):
+        i = order[j]
+        if sums[i] == 0:
+            break  # sorted by sum: the rest are zero too
+        dominated = False
+        for k in range(start, m):
+            ge = True
+            for c in range(d):
+                if out[k, c] < vec[i, c]:
+                    ge = False
+                    break
+            if ge:
+                dominated = True
+                break
+        if not dominated:
+            for c in range(d):
+                out[m, c] = vec[i, c]
+            m += 1
+    return m
+
+
+@nb.njit(cache=True, nogil=True)
 def _fronts(vec: np.ndarray, first: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Non-dominated rows of each (block, step) slice: what a max of a nonnegative linear
     function over the slice's rows can pick, whatever the coefficients.
 
     vec (S, T, d) int64 >= 0; block ``b`` owns rows ``first[b]:first[b+1]`` (B+1,) and runs
-    ``steps[b]`` (B,) steps.  A row dominated by another (>= in every column) or all zero is
-    dropped; of equal rows one is kept.  Returns rows (M, d) int64, in (block, step) order,
-    and count (B, S) int64, the rows kept per slice.
+    ``steps[b]`` (B,) steps.  Each slice through :func:`_slice_front`.  Returns rows (M, d)
+    int64, in (block, step) order, and count (B, S) int64, the rows kept per slice.
     """
     n_steps, _, d = vec.shape
     n_blocks = first.shape[0] - 1
     count = np.zeros((n_blocks, n_steps), np.int64)
     out = np.empty((max(1, vec.shape[0] * vec.shape[1]), d), np.int64)
+    sums = np.empty(max(1, vec.shape[1]), np.int64)
     m = 0
     for b in range(n_blocks):
-        lo = first[b]
-        n = first[b + 1] - lo
-        sums = np.empty(n, np.int64)
         for s in range(min(steps[b], n_steps)):
-            for i in range(n):
-                acc = 0
-                for c in range(d):
-                    acc += vec[s, lo + i, c]
-                sums[i] = acc
-            order = np.argsort(-sums, kind="mergesort")
+            rows = vec[s, first[b]:first[b + 1]].copy()
             start = m
-            for j in range(n):
-                i = order[j]
-                if sums[i] == 0:
-                    break  # sorted by sum: the rest are zero too
-                dominated = False
-                for k in range(start, m):
-                    ge = True
-                    for c in range(d):
-                        if out[k, c] < vec[s, lo + i, c]:
-                            ge = False
-                            break
-                    if ge:
-                        dominated = True
-                        break
-                if not dominated:
-                    for c in range(d):
-                        out[m, c] = vec[s, lo + i, c]
-                    m += 1
+            m = _slice_front(rows, rows.shape[0], sums, out, m)
             count[b, s] = m - start
     return out[:m].copy(), count
+
+
+@nb.njit(cache=True, nogil=True)
+def _token_block(b: int, ce: np.ndarray, time_driven: bool, first_tile: np.ndarray,
+                 first_chunk: np.ndarray, block_steps: np.ndarray, block_graded: np.ndarray,
+                 tile_chunk: np.ndarray, tile_rows: np.ndarray, tile_fanout: np.ndarray,
+                 tile_source: np.ndarray, tile_sparse: np.ndarray, sparse: np.ndarray,
+                 chunk_msgs: np.ndarray, chunk_hops: np.ndarray, chunk_cross: np.ndarray,
+                 chunk_exits: np.ndarray, path_hops: np.ndarray, path_cross: np.ndarray,
+                 counts: np.ndarray, busy: np.ndarray, busy_count: np.ndarray,
+                 path: np.ndarray, path_count: np.ndarray) -> None:
+    """Counters of block ``b`` for one token (see :func:`_token`): its row of counts, and
+    its fronts written from row ``S·first_tile[b]`` of busy and ``S·first_chunk[b]`` of
+    path."""
+    n_steps = ce.shape[0]
+    t0, t1 = first_tile[b], first_tile[b + 1]
+    k0, k1 = first_chunk[b], first_chunk[b + 1]
+    events = msgs = hops = cross = exits = 0
+    for k in range(k0, k1):
+        tot = 0
+        for s in range(n_steps):
+            tot += ce[s, k]
+        events += tot
+        msgs += tot * chunk_msgs[k]
+        hops += tot * chunk_hops[k]
+        cross += tot * chunk_cross[k]
+        exits += tot * chunk_exits[k]
+    synops = act = inact = 0
+    vec = np.empty((max(t1 - t0, k1 - k0), 5), np.int64)
+    sums = np.empty(vec.shape[0], np.int64)
+    m_busy, m_path = n_steps * t0, n_steps * k0
+    for s in range(n_steps):
+        on = s < block_steps[b]
+        for i in range(t0, t1):
+            ev = ce[s, tile_chunk[i]]
+            syn = ev * tile_fanout[i] if tile_sparse[i] < 0 else sparse[s, tile_sparse[i]]
+            got = on and syn > 0
+            a = tile_rows[i] if got else 0
+            ia = tile_rows[i] if time_driven and on and not got else 0
+            synops += syn
+            act += a
+            inact += ia
+            r = i - t0
+            vec[r, 0], vec[r, 1], vec[r, 2], vec[r, 3] = ev, syn, a, ia
+            vec[r, 4] = ev if tile_source[i] else 0
+        if on:
+            start = m_busy
+            m_busy = _slice_front(vec, t1 - t0, sums, busy, m_busy)
+            busy_count[b, s] = m_busy - start
+            for k in range(k0, k1):
+                r = k - k0
+                live = ce[s, k] > 0
+                vec[r, 0] = path_hops[k] if live else 0
+                vec[r, 1] = path_cross[k] if live else 0
+            start = m_path
+            m_path = _slice_front(vec[:, :2], k1 - k0, sums, path, m_path)
+            path_count[b, s] = m_path - start
+    counts[b, 0], counts[b, 1] = events, synops
+    counts[b, 2] = synops if block_graded[b] else 0
+    counts[b, 3], counts[b, 4], counts[b, 5] = act, inact, msgs
+    counts[b, 6], counts[b, 7], counts[b, 8] = hops, cross, exits
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _tokens(ce, time_driven, first_tile, first_chunk, block_steps, block_graded, tile_chunk,
+            tile_rows, tile_fanout, tile_source, tile_sparse, sparse, chunk_msgs, chunk_hops,
+            chunk_cross, chunk_exits, path_hops, path_cross, counts, busy, busy_count, path,
+            path_count):
+    """Counters of a batch of tokens, the tokens spread over numba's threads, each token's
+    blocks through :func:`_token_block` one after another (so any number of threads gives
+    the same arrays).
+
+    ce (n, S, K) int64 events per token, step and chunk (attention chunks: the cache's);
+    block ``b`` owns tiles ``first_tile[b]:first_tile[b+1]`` and chunks
+    ``first_chunk[b]:...`` (B+1,); tile_sparse (T,) int64 the tile's column in sparse
+    (n, S, m) synops, or -1 (events x fan-out).  Writes per token counts (n, B, 9) (events,
+    synops, synops_graded, updates_active, updates_inactive, messages, hops, crossings,
+    exits), the fronts of the per-tile vectors (events_in, synops, active, inactive,
+    spikes_out) into busy (n, S·T, 5) and of the per-chunk paths (hops, crossings) of
+    chunks with events into path (n, S·K, 2), with their rows per (block, step) in
+    busy_count and path_count (n, B, S).
+    """
+    for t in nb.prange(ce.shape[0]):
+        for b in range(first_tile.shape[0] - 1):
+            _token_block(b, ce[t], time_driven, first_tile, first_chunk, block_steps,
+                         block_graded, tile_chunk, tile_rows, tile_fanout, tile_source,
+                         tile_sparse, sparse[t], chunk_msgs, chunk_hops, chunk_cross,
+                         chunk_exits, path_hops, path_cross, counts[t], busy[t], busy_count[t],
+                         path[t], path_count[t])
+
+
+@nb.njit(cache=True, nogil=True)
+def _gather(rows: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The fronts of :func:`_token` in (block, step) order: block ``b``'s rows start at
+    ``S·first[b]`` of rows (S·X, d) and number ``count[b, s]`` per step.  Returns (M, d)."""
+    n_blocks, n_steps = count.shape
+    out = np.empty((count.sum(), rows.shape[1]), np.int64)
+    m = 0
+    for b in range(n_blocks):
+        src = n_steps * first[b]
+        for s in range(n_steps):
+            for j in range(count[b, s]):
+                for c in range(rows.shape[1]):
+                    out[m, c] = rows[src + j, c]
+                m += 1
+            src += count[b, s]
+    return out

@@ -267,6 +267,45 @@ def _check_fan_out(b: SynapseBlock, row_bounds: np.ndarray, col_bounds: np.ndarr
                            expected=f">= {entries} entries per core")
 
 
+def _routes(tile_core: np.ndarray, core_x: np.ndarray, core_y: np.ndarray,
+            core_chip: np.ndarray, gx: int, multicast: bool) -> tuple[np.ndarray, ...]:
+    """Per column chunk of one block (n_col,) int64: messages, hops, chip crossings, the
+    longest path's hops and crossings, and messages leaving the sending chip, per event.
+
+    ``tile_core`` (n_row, n_col) cores; a chunk is sent from the core of its first row tile
+    to every core of its column.  Unicast: one message per destination core along the
+    mesh (x-y distance).  Multicast: one message per destination chip, to its nearest
+    destination core, then spanning that chip's destinations (the bounding box's width
+    plus height).  Coordinates: ``core_x``, ``core_y`` global core positions; chip ``c`` at
+    ``(c % gx, c // gx)``.
+    """
+    n_row, n_col = tile_core.shape
+    src = tile_core[0]
+    chip, src_chip = core_chip[tile_core], core_chip[src]
+    d_hops = np.abs(core_x[tile_core] - core_x[src]) + np.abs(core_y[tile_core] - core_y[src])
+    d_cross = (np.abs(chip % gx - src_chip % gx) + np.abs(chip // gx - src_chip // gx))
+    path_h, path_c = d_hops.max(axis=0), d_cross.max(axis=0)
+    if not multicast:
+        return (np.full(n_col, n_row, np.int64), d_hops.sum(axis=0), d_cross.sum(axis=0),
+                path_h, path_c, (chip != src_chip).sum(axis=0).astype(np.int64))
+    col = np.broadcast_to(np.arange(n_col), (n_row, n_col)).ravel()
+    order = np.lexsort((chip.ravel(), col))  # by column, then destination chip
+    col_s, chip_s = col[order], chip.ravel()[order]
+    first = np.flatnonzero(np.r_[True, (col_s[1:] != col_s[:-1]) | (chip_s[1:] != chip_s[:-1])])
+    xs, ys = core_x[tile_core].ravel()[order], core_y[tile_core].ravel()[order]
+    span = (np.maximum.reduceat(xs, first) - np.minimum.reduceat(xs, first)
+            + np.maximum.reduceat(ys, first) - np.minimum.reduceat(ys, first))
+    near = np.minimum.reduceat(d_hops.ravel()[order], first)
+    g_col, g_chip = col_s[first], chip_s[first]
+    g_cross = d_cross.ravel()[order][first]  # every destination of a group is on its chip
+
+    def per_col(values: np.ndarray) -> np.ndarray:
+        return np.bincount(g_col, weights=values, minlength=n_col).round().astype(np.int64)
+
+    return (np.bincount(g_col, minlength=n_col).astype(np.int64), per_col(near + span),
+            per_col(g_cross), path_h, path_c, per_col(g_chip != src_chip[g_col]))
+
+
 def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> Mapping:
     """Place ``graph`` on ``profile`` for a KV cache of ``context`` positions."""
     max_wbits = int(profile.core.max_weight_bits.value)
@@ -351,16 +390,9 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
     dense_level = level_for(dense_bytes)
 
     # global coordinates of every core
-    core_x = np.empty(needed, np.int64)
-    core_y = np.empty(needed, np.int64)
-    core_chip = np.empty(needed, np.int64)
-    for g in range(needed):
-        chip, local = divmod(g, cores_per_chip)
-        cx, cy = chip % gx, chip // gx
-        core_chip[g] = chip
-        core_x[g] = cx * cols + local % cols
-        core_y[g] = cy * rows + local // cols
-    chip_x, chip_y = core_chip % gx, core_chip // gx
+    core_chip, local = np.divmod(np.arange(needed, dtype=np.int64), cores_per_chip)
+    core_x = core_chip % gx * cols + local % cols
+    core_y = core_chip // gx * rows + local // cols
     multicast = profile.network.routing == "multicast"
 
     placements: dict[str, BlockPlacement] = {}
@@ -376,30 +408,8 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
         # tiles partition the targets
         neurons_used += b.c_out * (n_col if b.kind == "weights" else 1)
         _check_fan_out(b, rb, cb, profile)
-        msgs = np.zeros(n_col, np.int64)
-        exits = np.zeros(n_col, np.int64)
-        hops = np.zeros(n_col, np.int64)
-        cross = np.zeros(n_col, np.int64)
-        path_h = np.zeros(n_col, np.int64)
-        path_c = np.zeros(n_col, np.int64)
-        for k in range(n_col):
-            src = tile_core[0, k]  # the chunk's sending core
-            dst = tile_core[:, k]
-            d_hops = np.abs(core_x[dst] - core_x[src]) + np.abs(core_y[dst] - core_y[src])
-            d_cross = np.abs(chip_x[dst] - chip_x[src]) + np.abs(chip_y[dst] - chip_y[src])
-            path_h[k], path_c[k] = d_hops.max(), d_cross.max()
-            if not multicast:
-                msgs[k], hops[k], cross[k] = len(dst), d_hops.sum(), d_cross.sum()
-                exits[k] = int((core_chip[dst] != core_chip[src]).sum())
-                continue
-            for chip in np.unique(core_chip[dst]):
-                on = dst[core_chip[dst] == chip]
-                near = on[np.argmin(np.abs(core_x[on] - core_x[src]) + np.abs(core_y[on] - core_y[src]))]
-                msgs[k] += 1
-                exits[k] += chip != core_chip[src]
-                hops[k] += (abs(core_x[near] - core_x[src]) + abs(core_y[near] - core_y[src])
-                            + np.ptp(core_x[on]) + np.ptp(core_y[on]))
-                cross[k] += abs(chip_x[near] - chip_x[src]) + abs(chip_y[near] - chip_y[src])
+        msgs, hops, cross, path_h, path_c, exits = _routes(tile_core, core_x, core_y, core_chip,
+                                                           gx, multicast)
         level = spill_level if b.name in spilled else 0
         if b.kind == "weights":
             name = level_names[level]

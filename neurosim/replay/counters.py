@@ -48,9 +48,12 @@ import numpy as np
 from neurosim.errors import InputError
 from neurosim.graph.ir import OP_CLASSES, EventGraph
 from neurosim.replay.plan import ReplayPlan
+from neurosim.threads import parallel
 
 FORMAT = "neurosim.Counters"
 VERSION = 1
+BATCH_PER_THREAD = 4
+"""Tokens replayed per call of the batched kernels, per thread."""
 PER_BLOCK = ("events", "synops", "synops_graded", "updates_active", "updates_inactive",
              "messages", "hops", "crossings", "exits")
 
@@ -217,6 +220,15 @@ def _gated_delta(graph: EventGraph, position: int, active: dict[str, float]) -> 
     return macs, other, bytes_
 
 
+def _stream(source, plan: ReplayPlan, chunks: np.ndarray | None = None):
+    """A function of position giving that token's events per (step, chunk) of ``plan``
+    (``chunks``: only these, the others zero), where the source can count them without
+    writing its codes and the plan needs no codes (no per-column fan-out); else None."""
+    if not hasattr(source, "event_counter") or len(plan.sparse_tiles):
+        return None
+    return source.event_counter(plan.chunk_start, plan.chunk_unary, chunks)
+
+
 def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position: int,
           context: int, encoder: bool, time_driven: bool, dense_graph: EventGraph,
           acc_plan: ReplayPlan | None = None, lif_neurons: int = 0,
@@ -233,14 +245,33 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
 
     replayer = Replayer(plan, time_driven)
     acc = Replayer(acc_plan, False) if acc_plan is not None else None
+    replayers = [r for r in (replayer, acc) if r is not None]
+    batch = BATCH_PER_THREAD * parallel()
     n_prefix = context if encoder else position
-    for pos in range(n_prefix):
-        codes = source.codes(pos)
-        replayer.prefix(codes)
-        if acc is not None:
-            acc.prefix(codes)
-        if progress is not None:
-            progress("prefix", pos + 1, n_prefix)
+    if n_prefix:
+        prefix = [_stream(source, r.plan, r.plan.chunk_kv) for r in replayers]
+        for lo in range(0, n_prefix, batch):
+            positions = range(lo, min(n_prefix, lo + batch))
+            codes = [source.codes(pos) for pos in positions] if None in prefix else []
+            for r, events in zip(replayers, prefix):
+                if events is None:
+                    for c in codes:
+                        r.prefix(c)
+                else:
+                    r.prefix_events(events(positions))
+            if progress is not None:
+                progress("prefix", positions[-1] + 1, n_prefix)
+    streams = [_stream(source, r.plan) for r in replayers]
+
+    def replay(r: Replayer, events, positions: list[int], counted: list[int],
+               codes: list | None) -> tuple[list, list | None]:
+        """The replayer's counters of the tokens at ``positions``, counted at ``counted``,
+        from events or from their codes (made once, shared with the next call)."""
+        if events is not None:
+            return r.tokens_events(events(positions), counted, grow=not encoder), codes
+        codes = codes if codes is not None else [source.codes(pos) for pos in positions]
+        return [r.token(c, pos, grow=not encoder) for c, pos in zip(codes, counted)], codes
+
     dc, ddc = _DenseCounts(graph, plan), _DenseCounts(dense_graph)
     gate_blocks = {b.source: bi for bi, b in enumerate(graph.blocks)
                    if graph[b.source].model == "gate"}
@@ -251,37 +282,39 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
                                             "gpu_other", "gated_delta", "firing_rate",
                                             "busy_count", "path_count")}
     busy_rows, path_rows = [], []
-    for i in range(tokens):
-        pos = context - 1 if encoder else position + i
-        codes = source.codes(position + i)
-        tc = replayer.token(codes, pos, grow=not encoder)
-        acc_syn = tc.synops if acc is None else acc.token(codes, pos, not encoder).synops
-        active = {g: float(tc.events[bi]) / graph[g].size for g, bi in gate_blocks.items()}
-        for k in PER_BLOCK:
-            per[k].append(getattr(tc, k))
-        per["acc_synops"].append(acc_syn)
-        per["position"].append(position + i)
-        per["count_position"].append(pos)
-        ops, pb = dc.stage_ops(pos, active)
-        per["dense_ops"].append(ops)
-        per["param_bytes"].append(pb)
-        nonspiking = ops.sum(axis=0)
-        nonspiking[1] -= dc.merge.sum()  # merge adds are a placement's, not the model's
-        per["nonspiking_ops"].append(nonspiking)
-        per["dense_macs"].append(nonspiking[0])
-        per["dense_equivalent_macs"].append(dc.dense_equivalent_macs(pos))
-        per["dense_model_ops"].append(dc.full_ops(pos))
-        per["projection_macs"].append(dc.proj[0] + dc.proj[1] * (pos + 1))
-        per["gated_delta"].append(_gated_delta(graph, pos, active) if gate_blocks else (0, 0, 0))
-        per["gpu_macs"].append(ddc.dense_equivalent_macs(pos))
-        per["gpu_other"].append(ddc.full_ops(pos)[1:].sum())
-        per["firing_rate"].append(float(tc.events.sum()) / lif_neurons if lif_neurons else np.nan)
-        busy_rows.append(tc.busy_rows)
-        path_rows.append(tc.path_rows)
-        per["busy_count"].append(tc.busy_count)
-        per["path_count"].append(tc.path_count)
-        if progress is not None:
-            progress("replay", i + 1, tokens)
+    for lo in range(0, tokens, batch):
+        positions = [position + i for i in range(lo, min(tokens, lo + batch))]
+        counted = [context - 1 if encoder else p for p in positions]
+        tcs, codes = replay(replayer, streams[0], positions, counted, None)
+        accs = tcs if acc is None else replay(acc, streams[1], positions, counted, codes)[0]
+        for i, pos, tc, acc_syn in zip(range(lo, lo + len(tcs)), counted, tcs,
+                                       [a.synops for a in accs]):
+            active = {g: float(tc.events[bi]) / graph[g].size for g, bi in gate_blocks.items()}
+            for k in PER_BLOCK:
+                per[k].append(getattr(tc, k))
+            per["acc_synops"].append(acc_syn)
+            per["position"].append(position + i)
+            per["count_position"].append(pos)
+            ops, pb = dc.stage_ops(pos, active)
+            per["dense_ops"].append(ops)
+            per["param_bytes"].append(pb)
+            nonspiking = ops.sum(axis=0)
+            nonspiking[1] -= dc.merge.sum()  # merge adds are a placement's, not the model's
+            per["nonspiking_ops"].append(nonspiking)
+            per["dense_macs"].append(nonspiking[0])
+            per["dense_equivalent_macs"].append(dc.dense_equivalent_macs(pos))
+            per["dense_model_ops"].append(dc.full_ops(pos))
+            per["projection_macs"].append(dc.proj[0] + dc.proj[1] * (pos + 1))
+            per["gated_delta"].append(_gated_delta(graph, pos, active) if gate_blocks else (0, 0, 0))
+            per["gpu_macs"].append(ddc.dense_equivalent_macs(pos))
+            per["gpu_other"].append(ddc.full_ops(pos)[1:].sum())
+            per["firing_rate"].append(float(tc.events.sum()) / lif_neurons if lif_neurons else np.nan)
+            busy_rows.append(tc.busy_rows)
+            path_rows.append(tc.path_rows)
+            per["busy_count"].append(tc.busy_count)
+            per["path_count"].append(tc.path_count)
+            if progress is not None:
+                progress("replay", i + 1, tokens)
     ints = {*PER_BLOCK, "acc_synops", "busy_count", "path_count", "position", "count_position"}
     arrays = {k: np.asarray(v, np.int64 if k in ints else np.float64) for k, v in per.items()}
     arrays["busy_rows"] = np.concatenate(busy_rows).astype(np.int64)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.kernels.replay import _chunk_events, _fronts, _tile_synops
+from neurosim.kernels.replay import _chunk_events, _gather, _tile_synops, _tokens
 from neurosim.replay.plan import ReplayPlan
 
 
@@ -64,11 +64,29 @@ class Replayer:
         self.max_steps = int(plan.block_steps.max(initial=1))
         self.kv_cum = np.zeros((self.max_steps, plan.n_chunks), np.int64)
         self._kv = plan.chunk_kv
-        self._tile_steps = plan.block_steps[plan.tile_block]
+        self._first_tile = np.append(plan.block_first_tile, plan.n_tiles).astype(np.int64)
+        self._first_chunk = np.append(plan.block_first_chunk, plan.n_chunks).astype(np.int64)
+        self._tile_sparse = np.full(plan.n_tiles, -1, np.int64)
+        self._tile_sparse[plan.sparse_tiles] = np.arange(len(plan.sparse_tiles))
+
+    def events(self, codes: np.ndarray) -> np.ndarray:
+        """Events per (step, chunk) of ``codes`` (steps, N) int8 as the traffic source emits:
+        (steps, K) int64."""
+        p = self.plan
+        if codes.dtype != np.int8 or codes.ndim != 2 or codes.shape[1] != len(p.chan_chunk):
+            raise ValueError(f"codes must be int8 of shape (steps, {len(p.chan_chunk)})")
+        return _chunk_events(codes, p.chunk_start, p.chunk_unary)
 
     def prefix(self, codes: np.ndarray) -> None:
         """Add an earlier position's K and V codes to the attention blocks' cache counts."""
-        ce = _chunk_events(codes, self.plan.chunk_start, self.plan.chunk_unary)
+        self.prefix_events(self.events(codes))
+
+    def prefix_events(self, ce: np.ndarray) -> None:
+        """:meth:`prefix` from the events per (step, chunk) of a position (S', K), or of
+        several (n, S', K); only the attention chunks' are read."""
+        ce = np.asarray(ce)
+        if ce.ndim == 3:
+            ce = ce.sum(axis=0)
         self.kv_cum[: ce.shape[0], self._kv] += ce[:, self._kv]
 
     def token(self, codes: np.ndarray, position: int, grow: bool = True) -> TokenCounters:
@@ -79,55 +97,64 @@ class Replayer:
         token attends all of them (a bidirectional encoder).
         """
         p = self.plan
-        if codes.dtype != np.int8 or codes.ndim != 2 or codes.shape[1] != len(p.chan_chunk):
-            raise ValueError(f"codes must be int8 of shape (steps, {len(p.chan_chunk)})")
-        steps = codes.shape[0]
-        ce = _chunk_events(codes, p.chunk_start, p.chunk_unary)
-        if steps < self.max_steps:
-            ce = np.vstack([ce, np.zeros((self.max_steps - steps, p.n_chunks), np.int64)])
-        if grow:
-            self.kv_cum[:, self._kv] += ce[:, self._kv]
-        ce[:, self._kv] = self.kv_cum[:, self._kv]
-
-        ev_tile = ce[:, p.tile_chunk]                           # (S, T)
-        syn_tile = ev_tile * p.tile_fanout                      # (S, T)
+        ce = self.events(codes)
+        sparse = None
         if len(p.sparse_tiles):
             sparse = _tile_synops(codes, p.tile_chunk[p.sparse_tiles], p.chunk_start,
-                                  p.chunk_unary, p.sparse_start, p.sparse_fan)
-            syn_tile[:steps, p.sparse_tiles] = sparse
-        step_on = np.arange(self.max_steps)[:, None] < self._tile_steps[None, :]
-        received = (syn_tile > 0) & step_on
-        active_tile = received * p.tile_rows
-        if self.time_driven:
-            inactive_tile = (step_on & ~received) * p.tile_rows
+                                  p.chunk_unary, p.sparse_start, p.sparse_fan)[None]
+        return self._tokens(ce[None], sparse, [position], grow)[0]
+
+    def tokens_events(self, ce: np.ndarray, positions, grow: bool = True) -> list[TokenCounters]:
+        """:meth:`token` of several tokens in order, from their events per (step, chunk)
+        (n, steps, K) int64, for a plan without per-column fan-out (whose synops need the
+        codes); the tokens run on numba's threads."""
+        if len(self.plan.sparse_tiles):
+            raise ValueError("a plan with per-column fan-out replays codes, not events")
+        ce = np.asarray(ce)
+        if (ce.ndim != 3 or ce.shape[0] != len(positions) or ce.shape[2] != self.plan.n_chunks
+                or ce.shape[1] > self.max_steps):
+            raise ValueError(f"events must be of shape ({len(positions)}, <= {self.max_steps}, "
+                             f"{self.plan.n_chunks})")
+        return self._tokens(np.array(ce, np.int64), None, positions, grow)
+
+    def _tokens(self, ce: np.ndarray, sparse: np.ndarray | None, positions,
+                grow: bool) -> list[TokenCounters]:
+        p = self.plan
+        n, steps, s_max = ce.shape[0], ce.shape[1], self.max_steps
+        if steps < s_max:
+            ce = np.concatenate([ce, np.zeros((n, s_max - steps, p.n_chunks), np.int64)], axis=1)
+        kv = self._kv
+        if grow:  # each token sees the cache with its own K/V codes and those before it
+            cum = self.kv_cum[None][:, :, kv] + np.cumsum(ce[:, :, kv], axis=0)
+            ce[:, :, kv] = cum
+            self.kv_cum[:, kv] = cum[-1]
         else:
-            inactive_tile = np.zeros_like(active_tile)
-
-        ft = p.block_first_tile
-        fc = p.block_first_chunk
-        ev_chunk_total = ce.sum(axis=0)                         # (K,)
-        events = np.add.reduceat(ev_chunk_total, fc)
-        synops = np.add.reduceat(syn_tile.sum(axis=0), ft)
-        graded = np.where(p.block_graded, synops, 0)
-        upd_a = np.add.reduceat(active_tile.sum(axis=0), ft)
-        upd_i = np.add.reduceat(inactive_tile.sum(axis=0), ft)
-        msgs = np.add.reduceat(ev_chunk_total * p.chunk_msgs, fc)
-        hops = np.add.reduceat(ev_chunk_total * p.chunk_hops, fc)
-        cross = np.add.reduceat(ev_chunk_total * p.chunk_cross, fc)
-
-        spikes_out = np.zeros_like(ev_tile)
-        src = np.flatnonzero(p.tile_source)
-        spikes_out[:, src] = ce[:, p.tile_chunk[src]]  # the sending core emits its chunk's spikes
-        busy = np.stack([ev_tile, syn_tile, active_tile, inactive_tile, spikes_out], axis=2)
-        tile_first = np.append(ft, p.n_tiles)
-        busy_rows, busy_count = _fronts(busy, tile_first, p.block_steps)
-        on = ce > 0
-        path = np.stack([p.chunk_path_hops[None, :] * on, p.chunk_path_cross[None, :] * on], axis=2)
-        path_rows, path_count = _fronts(path, np.append(fc, p.n_chunks), p.block_steps)
-        return TokenCounters(
-            position=position, events=events, synops=synops, synops_graded=graded,
-            updates_active=upd_a, updates_inactive=upd_i, messages=msgs, hops=hops,
-            crossings=cross, exits=np.add.reduceat(ev_chunk_total * p.chunk_exits, fc),
-            busy_rows=busy_rows, busy_count=busy_count, path_rows=path_rows,
-            path_count=path_count,
-        )
+            ce[:, :, kv] = self.kv_cum[None][:, :, kv]
+        if sparse is None:
+            sparse = np.zeros((n, s_max, 0), np.int64)
+        elif sparse.shape[1] < s_max:
+            sparse = np.concatenate([sparse, np.zeros((n, s_max - sparse.shape[1],
+                                                       sparse.shape[2]), np.int64)], axis=1)
+        blocks = len(p.block_steps)
+        counts = np.empty((n, blocks, 9), np.int64)
+        busy = np.empty((n, s_max * p.n_tiles, 5), np.int64)
+        busy_count = np.zeros((n, blocks, s_max), np.int64)
+        path = np.empty((n, s_max * p.n_chunks, 2), np.int64)
+        path_count = np.zeros_like(busy_count)
+        _tokens(ce, self.time_driven, self._first_tile, self._first_chunk, p.block_steps,
+                p.block_graded, p.tile_chunk, p.tile_rows, p.tile_fanout, p.tile_source,
+                self._tile_sparse, sparse, p.chunk_msgs, p.chunk_hops, p.chunk_cross,
+                p.chunk_exits, p.chunk_path_hops, p.chunk_path_cross, counts, busy, busy_count,
+                path, path_count)
+        out = []
+        for i, position in enumerate(positions):
+            c = counts[i].T.copy()
+            out.append(TokenCounters(
+                position=position, events=c[0], synops=c[1], synops_graded=c[2],
+                updates_active=c[3], updates_inactive=c[4], messages=c[5], hops=c[6],
+                crossings=c[7], exits=c[8],
+                busy_rows=_gather(busy[i], self._first_tile, busy_count[i]),
+                busy_count=busy_count[i],
+                path_rows=_gather(path[i], self._first_chunk, path_count[i]),
+                path_count=path_count[i]))
+        return out

@@ -31,6 +31,7 @@ from neurosim.hardware import Profile, profile_hash
 from neurosim.mapping import map_graph
 from neurosim.mapping.place import mapping_inputs
 from neurosim.sweeps.points import Point, build
+from neurosim.threads import using
 
 SCHEDULER_TIMEOUT_S = 10
 CHUNK = 64
@@ -118,8 +119,9 @@ def _message(exc: BaseException) -> str:
 
 
 def replay(card: ModelCard, prof: Profile, position: int, tokens: int, seed: int,
-           context: int | None):
-    """The counters of one replay group, or a :class:`Failure`."""
+           context: int | None, threads: int | None = None):
+    """The counters of one replay group, or a :class:`Failure`; on ``threads`` threads
+    (default: the cores available)."""
     try:
         ctx = fit_context(card, position, tokens, context)
         chash = card_hash(card)
@@ -128,8 +130,9 @@ def replay(card: ModelCard, prof: Profile, position: int, tokens: int, seed: int
         if prof.kind == "neuromorphic":
             mapping = _MAPPINGS.get_or((chash, placement_key(prof), ctx),
                                        lambda: map_graph(graph, prof, ctx))
-        return count_run(card, prof, tokens=tokens, seed=seed, position=position, context=ctx,
-                         graph=graph, mapping=mapping)
+        with using(threads):
+            return count_run(card, prof, tokens=tokens, seed=seed, position=position,
+                             context=ctx, graph=graph, mapping=mapping)
     except Exception as exc:  # a point's failure is recorded, the sweep goes on
         return Failure(_message(exc))
 
@@ -292,7 +295,7 @@ def execute(groups: list[Group], baselines: tuple[Profile, ...], emit: Callable[
     futures = []
     for g in groups:
         c = client.submit(replay, g.card, g.profile, g.position, g.tokens, g.seed, g.context,
-                          pure=False)
+                          1, pure=False)  # a worker per core, a thread per worker
         futures += [client.submit(price, c, chunk, baselines, pure=False)
                     for chunk in _chunks(g.items, workers)]
     for fut in as_completed(futures):

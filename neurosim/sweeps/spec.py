@@ -38,6 +38,7 @@ from neurosim._yaml import load_yaml_mapping
 from neurosim.cards import ModelCard, card_hash, load_card
 from neurosim.errors import InputError, NeurosimError
 from neurosim.hardware import Profile, load_profile, profile_hash
+from neurosim.traffic import MAX_SEED
 
 MAX_POINTS = 100_000
 """Sweeps larger than this need an explicit yes (``--yes``)."""
@@ -87,7 +88,7 @@ class SweepSpec(Strict):
     profiles: list[str] = Field(min_length=1)
     tokens: Annotated[int, Field(ge=1, strict=True)] = 4
     positions: list[Annotated[int, Field(ge=0, strict=True)]] = Field([0], min_length=1)
-    seed: Annotated[int, Field(ge=0, strict=True)] = 0
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)] = 0
     context: Annotated[int, Field(ge=1, strict=True)] | None = None
     baselines: list[str] = Field(default_factory=lambda: ["gpu-a100", "gpu-h100"])
     axes: dict[str, list[Any] | Range] = Field(default_factory=dict)

@@ -6,9 +6,10 @@ channels: ``base`` for non-salient channels (codes ``0..M``, ``M = 2^abits - 1``
 ``salient`` for salient channels (codes ``0..S·M`` carried in ``S`` GIF steps).
 
 Sampling: every channel's code is drawn independently from its site-and-layer histogram (one
-uniform draw per channel, in channel order, through the histogram's inverse CDF), then split
-into graded steps (:func:`~neurosim.traffic.gif.gif_steps`); each group's salient
-channels are a seeded random subset of the card's count.
+32-bit draw per channel from a counter-based stream keyed by seed and position, through the
+histogram's integer inverse CDF), then split into graded steps as
+:func:`~neurosim.traffic.gif.gif_steps` does; each group's salient channels are a seeded
+random subset of the card's count.
 
 Width-scaling rule (a model with other dimensions than the traced one): layer ``l`` of
 ``L`` uses the traced layer at the same relative depth, ``round(l·(L_fit - 1)/(L - 1))``;
@@ -22,8 +23,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
@@ -33,8 +35,9 @@ from neurosim._schema import Strict, load_document, to_plain
 from neurosim._yaml import dump_yaml
 from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
-from neurosim.kernels.sample import _guides, _inverse_cdf
-from neurosim.traffic.gif import gif_steps
+from neurosim.kernels.sample import ONE, _codes, _codes_parallel, _direct, _events, _step_limits, _token_key
+from neurosim.threads import parallel
+from neurosim.traffic import MAX_SEED
 from neurosim.traffic.stats import group_codes, site_of
 from neurosim.traffic.trace import SpikeTrace
 
@@ -120,6 +123,14 @@ def _scale_nonzero(p: np.ndarray, scale: float) -> np.ndarray:
     return out
 
 
+def _thresholds(p: np.ndarray) -> np.ndarray:
+    """Integer CDF of code probabilities ``p``: ``min(floor(2^32 · cumsum(p)), 2^32)``, the
+    last entry ``2^32``; int64."""
+    thr = np.minimum(np.floor(np.cumsum(p) * ONE), ONE).astype(np.int64)
+    thr[-1] = ONE
+    return thr
+
+
 def fits_dir() -> Path:
     return shipped_dir("models/traffic", "NEUROSIM_FITS")
 
@@ -185,12 +196,22 @@ def fit_trace(trace: SpikeTrace, name: str) -> TrafficFit:
 
 
 class FittedTraffic:
-    """Token-by-token codes sampled from a fit for every neuron group of a SpikeLLM graph."""
+    """Token-by-token codes sampled from a fit for every neuron group of a SpikeLLM graph.
+
+    Channel ``c`` of the token at ``position`` takes the ``c``-th 32-bit draw of the token's
+    counter-based stream (:mod:`neurosim.kernels.sample`) through its table's integer CDF,
+    ``floor(2^32 · cdf)``.  Seeded, and identical on every machine and for any number of
+    threads."""
 
     kind = "synthetic"
+    SEGMENT_CHANNELS = 16384
+    """The most channels of one work item of :meth:`codes` (a thread takes whole items)."""
 
     def __init__(self, graph: EventGraph, fit: TrafficFit, abits: int, seed: int,
                  nonzero_scale: float = 1.0) -> None:
+        if not 0 <= seed <= MAX_SEED:
+            raise InputError(fit.name, "seed", "out of range", got=seed,
+                             expected="an integer from 0 to 2^63 - 1")
         if abits != fit.abits:
             raise InputError(fit.name, "abits", "the fit was made for other activation bits",
                              got=fit.abits, expected=str(abits))
@@ -200,9 +221,8 @@ class FittedTraffic:
         self.max_steps = max((g.max_steps for g in graph.groups), default=1)
         rng = np.random.default_rng([seed, 0])
         tables: list[np.ndarray] = []
-        chan_table: list[np.ndarray] = []
+        salient: list[np.ndarray] = []
         self.salient_from_base: set[str] = set()
-        lo = 0
         for g in graph.groups:
             if g.site not in fit.sites:
                 raise InputError(fit.name, "sites", f"no histogram for site {g.site}",
@@ -213,25 +233,78 @@ class FittedTraffic:
                 self.salient_from_base.add(f"{g.site}@fit-layer{src}")
             top = g.max_steps * (2**abits - 1)
             sal = sal[: top + 1] / sal[: top + 1].sum()
-            mask = np.zeros(g.size, bool)
-            mask[rng.choice(g.size, g.salient, replace=False)] = True
-            t = len(tables)  # the group's base table; t + 1: its salient table
-            tables += [np.cumsum(base), np.cumsum(sal)]
-            chan_table.append(np.where(mask, t + 1, t).astype(np.int64))
-            lo += g.size
-        self.width = lo
-        self._chan_table = np.concatenate(chan_table) if chan_table else np.zeros(0, np.int64)
-        self._cdf = np.concatenate(tables) if tables else np.zeros(0)
+            mask = np.zeros(g.size, np.uint8)
+            mask[rng.choice(g.size, g.salient, replace=False)] = 1
+            tables += [_thresholds(base), _thresholds(sal)]  # group i: tables 2i and 2i + 1
+            salient.append(mask)
+        sizes = np.array([g.size for g in graph.groups], np.int64)
+        self._group_start = np.concatenate([[0], np.cumsum(sizes)])
+        self.width = int(self._group_start[-1])
+        self._salient = np.concatenate(salient) if salient else np.zeros(0, np.uint8)
+        self._thr = np.concatenate(tables) if tables else np.zeros(0, np.int64)
         self._len = np.array([len(t) for t in tables], np.int64)
         self._start = np.cumsum(self._len) - self._len
-        self._guide = _guides(self._cdf, self._start, self._len)
+        self._direct = _direct(self._thr, self._start, self._len)
+        self._limits = _step_limits(self._thr, self._start, self._len, 2**abits - 1,
+                                    max(2, self.max_steps))
+        cuts = np.union1d(self._group_start,
+                          np.arange(0, self.width, self.SEGMENT_CHANNELS, dtype=np.int64))
+        self._code_segments = self._segments(cuts)[:3]
+
+    def _segments(self, cuts: np.ndarray) -> np.ndarray:
+        """(3, J) int64 rows lo, hi, base table of the ranges between sorted ``cuts`` (which
+        include every group start and the width)."""
+        lo, hi = cuts[:-1], cuts[1:]
+        group = np.searchsorted(self._group_start, lo, side="right") - 1
+        return np.stack([lo, hi, 2 * group])
 
     def codes(self, position: int) -> np.ndarray:
         """GIF spikes of the token at ``position``: (max_steps, N) int8."""
-        u = np.random.default_rng([self.seed, 1, position]).random(self.width)
-        q = np.empty(self.width, np.int16)
-        _inverse_cdf(u, self._chan_table, self._cdf, self._start, self._len, self._guide, q)
-        return gif_steps(q, self.abits, self.max_steps)
+        out = np.empty((self.max_steps, self.width), np.int8)
+        kernel = _codes_parallel if parallel() > 1 else _codes
+        kernel(np.uint64(_token_key(self.seed, position)), self._code_segments, self._salient,
+               self._thr, self._start, self._len, self._direct, 2**self.abits - 1, out)
+        return out
+
+    def event_counter(self, bounds: np.ndarray, unary: np.ndarray,
+                      ranges: np.ndarray | None = None) -> Callable[[Any], np.ndarray]:
+        """A function of ``positions`` (n,) giving the events of each of those tokens per
+        (step, channel range): range ``k`` holds channels ``bounds[k]:bounds[k + 1]``; a
+        nonzero step value is one event, or ``value`` events where ``unary[k]``.  Equal to
+        counting :meth:`codes` (without writing them); the tokens run on numba's threads.
+        ``ranges``: only these (bool (K,)) are counted, the others are zero.  Returns
+        (n, max_steps, K) int64."""
+        bounds = np.asarray(bounds, np.int64)
+        n = len(bounds) - 1
+        if bounds[0] != 0 or bounds[-1] != self.width or np.any(np.diff(bounds) < 0):
+            raise ValueError(f"bounds must rise from 0 to {self.width}")
+        cuts = np.union1d(bounds, self._group_start)
+        seg = self._segments(cuts)
+        owner = np.searchsorted(bounds, seg[0], side="right") - 1
+        keep = seg[1] > seg[0]
+        if ranges is not None:
+            keep &= np.asarray(ranges, bool)[owner]
+        seg, owner = seg[:, keep], owner[keep]
+        seg = np.vstack([seg, np.asarray(unary, np.int64)[owner]])
+        steps, m = self.max_steps, 2**self.abits - 1
+        first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
+        one_each = len(first) == len(owner)
+        whole = one_each and len(owner) == n  # the segments are the ranges
+
+        def count(positions) -> np.ndarray:
+            pos = np.asarray(positions, np.int64).reshape(-1)
+            per_seg = np.empty((len(pos), steps, seg.shape[1]), np.int64)
+            _events(self.seed, pos, seg, self._salient, self._thr, self._start, self._len,
+                    self._direct, self._limits, m, per_seg)
+            if whole:
+                return per_seg
+            out = np.zeros((len(pos), steps, n), np.int64)
+            if len(owner):
+                out[:, :, owner[first]] = (per_seg if one_each else
+                                           np.add.reduceat(per_seg, first, axis=2))
+            return out
+
+        return count
 
     def provenance(self) -> dict:
         return {"kind": "synthetic", "model": "fitted code histograms", "fit": self.fit.name,
