@@ -63,10 +63,11 @@ def command_seconds(tokens: int, position: int, threads: int) -> float:
     return time.perf_counter() - t0
 
 
-def stages(card, prof, tokens: int, position: int) -> dict[str, float]:
-    """Seconds of one ``neurosim.run`` and of its traffic, replay and estimate."""
+def stages(card, prof, tokens: int, position: int, threads: int) -> dict[str, float]:
+    """Seconds of one ``neurosim.run`` on ``threads`` threads and of its traffic, replay
+    and estimate."""
     t0 = time.perf_counter()
-    res = neurosim.run(card, prof, tokens=tokens, position=position)
+    res = neurosim.run(card, prof, tokens=tokens, position=position, threads=threads)
     total = time.perf_counter() - t0
 
     graph = api.compile_graph(card)
@@ -108,17 +109,16 @@ def main() -> None:
     args = ap.parse_args()
     bw = copy_bandwidth_gb_s()
     card, prof = load_card("spikellm-7b"), load_profile("loihi2")
-    neurosim.run(card, prof, tokens=2)  # JIT warm-up
     print(f"NumPy copy bandwidth on this machine: {bw:.1f} GB/s (read + write), 1 thread")
     print("threads tokens position | command tok/s | run tok/s | traffic replay estimate other | "
           "replay-only tok/s  run/replay | bandwidth limit tok/s  run/limit")
     for threads in args.threads:
         with using(threads):
-            neurosim.run(card, prof, tokens=2)  # the parallel kernels' warm-up
+            neurosim.run(card, prof, tokens=2, threads=threads)  # the kernels' warm-up
             for position in args.positions:
                 for tokens in args.tokens:
                     cmd = command_seconds(tokens, position, threads)
-                    s = stages(card, prof, tokens, position)
+                    s = stages(card, prof, tokens, position, threads)
                     run_rate = tokens / s["total"]
                     replay_rate = 1 / s["token_replay"]
                     limit = bw * 1e9 / s["bytes"]
