@@ -168,9 +168,11 @@ def test_event_kernel_equals_counting_codes_at_any_steps(steps, abits, key, data
     codes = np.zeros((steps, width), np.int8)
     _codes(np.uint64(key), seg[:3].copy(), salient, thr, start, length, direct, m, codes)
     limits = _step_limits(thr, start, length, m, max(2, steps))
+    sal_idx = np.flatnonzero(salient).astype(np.int64)
+    seg = np.vstack([seg, np.searchsorted(sal_idx, seg[0]), np.searchsorted(sal_idx, seg[1])])
     got = np.full((steps, seg.shape[1]), -1, np.int64)
-    _events_segments(0, seg.shape[1], np.uint64(key), seg, salient, thr, start, length, direct,
-                     limits, m, got)
+    _events_segments(0, seg.shape[1], np.uint64(key), seg, salient, sal_idx, thr, start, length,
+                     direct, limits, m, got)
     for j, (a, b, _, unary) in enumerate(rows):
         block = codes[:, a:b].astype(np.int64)
         want = block.sum(axis=1) if unary else (block != 0).sum(axis=1)

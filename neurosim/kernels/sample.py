@@ -119,11 +119,14 @@ def _step_limits(thr: np.ndarray, start: np.ndarray, length: np.ndarray, m: int,
 
 
 @nb.njit(cache=True, nogil=True)
-def _count_segment(lo: int, hi: int, t0: int, key: np.uint64, salient: np.ndarray,
-                   limits: np.ndarray, u: np.ndarray, keep: bool) -> tuple[int, int]:
-    """Draw channels ``lo:hi`` (base table ``t0``, salient ``t0 + 1``; their draws into
-    ``u[:hi - lo]`` if ``keep``) and count those at or above the step limits of steps 0
-    and 1 (:func:`_step_limits`; a table with one step is given two)."""
+def _count_segment(lo: int, hi: int, t0: int, key: np.uint64, sal_idx: np.ndarray,
+                   s_lo: int, s_hi: int, limits: np.ndarray, u: np.ndarray,
+                   keep: bool) -> tuple[int, int]:
+    """Draw channels ``lo:hi`` (base table ``t0``, salient table ``t0 + 1`` on the salient
+    channels ``sal_idx[s_lo:s_hi]``; the draws into ``u[:hi - lo]`` if ``keep``) and count
+    those at or above the step limits of steps 0 and 1 (:func:`_step_limits`; a table
+    with one step is given two): every channel against the base limits, then the salient
+    ones drawn again and moved to their own limits."""
     b0, s0 = limits[t0, 0], limits[t0 + 1, 0]
     b1, s1 = limits[t0, 1], limits[t0 + 1, 1]
     a0 = a1 = 0
@@ -133,20 +136,27 @@ def _count_segment(lo: int, hi: int, t0: int, key: np.uint64, salient: np.ndarra
         if c < 0:
             continue
         v = _draw(key, c)
-        sl = salient[c] != 0
-        a0 += v >= (s0 if sl else b0)
-        a1 += v >= (s1 if sl else b1)
+        a0 += v >= b0
+        a1 += v >= b1
         if keep:
             u[c - lo] = v
-    for i in range((lo + 1) >> 1, hi >> 1):
-        x = _pair(key, i)
-        c = 2 * i
-        v, w = np.int64(x >> np.uint64(32)), np.int64(x & np.uint64(_LOW))
-        sv, sw = salient[c] != 0, salient[c + 1] != 0
-        a0 += (v >= (s0 if sv else b0)) + (w >= (s0 if sw else b0))
-        a1 += (v >= (s1 if sv else b1)) + (w >= (s1 if sw else b1))
-        if keep:
-            u[c - lo], u[c + 1 - lo] = v, w
+    if keep or b1 < ONE:
+        for i in range((lo + 1) >> 1, hi >> 1):
+            x = _pair(key, i)
+            v, w = np.int64(x >> np.uint64(32)), np.int64(x & np.uint64(_LOW))
+            a0 += (v >= b0) + (w >= b0)
+            a1 += (v >= b1) + (w >= b1)
+            if keep:
+                u[2 * i - lo], u[2 * i + 1 - lo] = v, w
+    else:  # base codes never reach step 1: one comparison per channel
+        for i in range((lo + 1) >> 1, hi >> 1):
+            x = _pair(key, i)
+            a0 += ((np.int64(x >> np.uint64(32)) >= b0)
+                   + (np.int64(x & np.uint64(_LOW)) >= b0))
+    for q in range(s_lo, s_hi):
+        v = _draw(key, sal_idx[q])
+        a0 += (v >= s0) - (v >= b0)
+        a1 += (v >= s1) - (v >= b1)
     return a0, a1
 
 
@@ -180,11 +190,12 @@ def _finish_segment(j: int, lo: int, hi: int, t0: int, unary: bool, u: np.ndarra
 
 @nb.njit(cache=True, nogil=True)
 def _events_segments(first: int, last: int, key: np.uint64, seg: np.ndarray,
-                     salient: np.ndarray, thr: np.ndarray, start: np.ndarray,
-                     length: np.ndarray, direct: np.ndarray, limits: np.ndarray, m: int,
-                     out: np.ndarray) -> None:
-    """Segments ``first:last`` of seg (4, J) int64 (rows lo, hi, base table, unary), each
-    into its column of out (S, J) int64: per step ``k``, the channels with a nonzero value
+                     salient: np.ndarray, sal_idx: np.ndarray, thr: np.ndarray,
+                     start: np.ndarray, length: np.ndarray, direct: np.ndarray,
+                     limits: np.ndarray, m: int, out: np.ndarray) -> None:
+    """Segments ``first:last`` of seg (6, J) int64 (rows lo, hi, base table, unary, and the
+    range of ``sal_idx``, the sorted salient channels, that falls in lo:hi), each into its
+    column of out (S, J) int64: per step ``k``, the channels with a nonzero value
     ``clip(q - k·m, 0, m)``, or (unary) the sum of the values.
 
     A step's nonzero values are the draws at or above the channel's table's step limit
@@ -200,7 +211,8 @@ def _events_segments(first: int, last: int, key: np.uint64, seg: np.ndarray,
     for j in range(first, last):
         lo, hi, t0, unary = seg[0, j], seg[1, j], seg[2, j], seg[3, j] != 0
         keep = unary or n_steps > 2
-        a0, a1 = _count_segment(lo, hi, t0, key, salient, limits, u, keep)
+        a0, a1 = _count_segment(lo, hi, t0, key, sal_idx, seg[4, j], seg[5, j], limits, u,
+                                keep)
         out[0, j] = a0
         if n_steps > 1:
             out[1, j] = a1
@@ -232,10 +244,10 @@ def _codes_parallel(key: np.uint64, seg: np.ndarray, salient: np.ndarray, thr: n
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _events(seed: int, positions: np.ndarray, seg: np.ndarray, salient: np.ndarray,
-            thr: np.ndarray, start: np.ndarray, length: np.ndarray, direct: np.ndarray,
-            limits: np.ndarray, m: int, out: np.ndarray) -> None:
+            sal_idx: np.ndarray, thr: np.ndarray, start: np.ndarray, length: np.ndarray,
+            direct: np.ndarray, limits: np.ndarray, m: int, out: np.ndarray) -> None:
     """:func:`_events_segments` of every segment for the token at each of ``positions``
     (n,) into out (n, S, J), the tokens spread over numba's threads."""
     for t in nb.prange(positions.shape[0]):
-        _events_segments(0, seg.shape[1], _token_key(seed, positions[t]), seg, salient, thr,
-                         start, length, direct, limits, m, out[t])
+        _events_segments(0, seg.shape[1], _token_key(seed, positions[t]), seg, salient,
+                         sal_idx, thr, start, length, direct, limits, m, out[t])

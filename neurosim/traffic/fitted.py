@@ -241,6 +241,7 @@ class FittedTraffic:
         self._group_start = np.concatenate([[0], np.cumsum(sizes)])
         self.width = int(self._group_start[-1])
         self._salient = np.concatenate(salient) if salient else np.zeros(0, np.uint8)
+        self._sal_idx = np.flatnonzero(self._salient).astype(np.int64)
         self._thr = np.concatenate(tables) if tables else np.zeros(0, np.int64)
         self._len = np.array([len(t) for t in tables], np.int64)
         self._start = np.cumsum(self._len) - self._len
@@ -285,7 +286,9 @@ class FittedTraffic:
         if ranges is not None:
             keep &= np.asarray(ranges, bool)[owner]
         seg, owner = seg[:, keep], owner[keep]
-        seg = np.vstack([seg, np.asarray(unary, np.int64)[owner]])
+        seg = np.vstack([seg, np.asarray(unary, np.int64)[owner],
+                         np.searchsorted(self._sal_idx, seg[0]),
+                         np.searchsorted(self._sal_idx, seg[1])])
         steps, m = self.max_steps, 2**self.abits - 1
         first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
         one_each = len(first) == len(owner)
@@ -294,8 +297,8 @@ class FittedTraffic:
         def count(positions) -> np.ndarray:
             pos = np.asarray(positions, np.int64).reshape(-1)
             per_seg = np.empty((len(pos), steps, seg.shape[1]), np.int64)
-            _events(self.seed, pos, seg, self._salient, self._thr, self._start, self._len,
-                    self._direct, self._limits, m, per_seg)
+            _events(self.seed, pos, seg, self._salient, self._sal_idx, self._thr, self._start,
+                    self._len, self._direct, self._limits, m, per_seg)
             if whole:
                 return per_seg
             out = np.zeros((len(pos), steps, n), np.int64)
