@@ -83,13 +83,9 @@ def _slice_front(vec: np.ndarray, n: int, sums: np.ndarray, out: np.ndarray, m: 
     if n == 0 or sums[best] == 0:
         return m
     top = True
-    for c in range(d):
-        for i in range(n):
-            if vec[i, c] > vec[best, c]:
-                top = False
-                break
-        if not top:
-            break
+    for i in range(n):
+        for c in range(d):
+            top &= vec[i, c] <= vec[best, c]
     if top:
         for c in range(d):
             out[m, c] = vec[best, c]

@@ -68,6 +68,7 @@ class Replayer:
         self._first_chunk = np.append(plan.block_first_chunk, plan.n_chunks).astype(np.int64)
         self._tile_sparse = np.full(plan.n_tiles, -1, np.int64)
         self._tile_sparse[plan.sparse_tiles] = np.arange(len(plan.sparse_tiles))
+        self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # the kernel's front rows
 
     def events(self, codes: np.ndarray) -> np.ndarray:
         """Events per (step, chunk) of ``codes`` (steps, N) int8 as the traffic source emits:
@@ -137,10 +138,12 @@ class Replayer:
                                                        sparse.shape[2]), np.int64)], axis=1)
         blocks = len(p.block_steps)
         counts = np.empty((n, blocks, 9), np.int64)
-        busy = np.empty((n, s_max * p.n_tiles, 5), np.int64)
         busy_count = np.zeros((n, blocks, s_max), np.int64)
-        path = np.empty((n, s_max * p.n_chunks, 2), np.int64)
         path_count = np.zeros_like(busy_count)
+        if self._scratch is None or self._scratch[0].shape[0] < n:  # kept: no page faults
+            self._scratch = (np.empty((n, s_max * p.n_tiles, 5), np.int64),
+                             np.empty((n, s_max * p.n_chunks, 2), np.int64))
+        busy, path = self._scratch[0][:n], self._scratch[1][:n]
         _tokens(ce, self.time_driven, self._first_tile, self._first_chunk, p.block_steps,
                 p.block_graded, p.tile_chunk, p.tile_rows, p.tile_fanout, p.tile_source,
                 self._tile_sparse, sparse, p.chunk_msgs, p.chunk_hops, p.chunk_cross,
