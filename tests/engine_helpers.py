@@ -10,6 +10,7 @@ import yaml
 from neurosim.graph.ir import EventGraph, NeuronGroup, SynapseBlock
 from neurosim.hardware import profiles_dir
 from neurosim.hardware.schema import NeuromorphicProfile
+from neurosim.kernels.replay import _slice_front
 
 BASE = yaml.safe_load((profiles_dir() / "loihi2.yaml").read_text())
 
@@ -95,3 +96,21 @@ def replay(graph, profile, token_codes, position=0, context=16):
 def block_sums(c, name: str) -> int:
     """Counter ``name`` of the one token, summed over blocks."""
     return int(c[name][0].sum())
+
+
+def fronts(vec: np.ndarray, first: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The replay kernel's front of every (block, step) slice of whole arrays: vec (S, T, d)
+    int64 >= 0, block ``b`` owning rows ``first[b]:first[b+1]`` and running ``steps[b]``
+    steps.  Returns the rows (M, d) in (block, step) order and their count per slice (B, S)."""
+    n_steps, _, d = vec.shape
+    count = np.zeros((len(first) - 1, n_steps), np.int64)
+    out = np.empty((max(1, vec.shape[0] * vec.shape[1]), d), np.int64)
+    sums = np.empty(max(1, vec.shape[1]), np.int64)
+    m = 0
+    for b in range(len(first) - 1):
+        for s in range(min(int(steps[b]), n_steps)):
+            rows = np.ascontiguousarray(vec[s, first[b]:first[b + 1]])
+            start = m
+            m = _slice_front(rows, rows.shape[0], sums, out, m)
+            count[b, s] = m - start
+    return out[:m].copy(), count

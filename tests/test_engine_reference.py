@@ -7,12 +7,12 @@ core coordinates and distances from the placement itself.
 from __future__ import annotations
 
 import numpy as np
-from engine_helpers import make_profile
+from engine_helpers import fronts, make_profile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurosim.graph.ir import EventGraph, NeuronGroup, SynapseBlock
-from neurosim.kernels.replay import _fronts, _tile_synops
+from neurosim.kernels.replay import _tile_synops
 from neurosim.mapping import map_graph
 from neurosim.replay.engine import Replayer
 from neurosim.replay.plan import build_plan
@@ -178,12 +178,12 @@ def array_token(plan, time_driven: bool, ce: np.ndarray, sparse: np.ndarray | No
         out[name] = np.add.reduceat(total * per, fc)
     spikes_out = np.where(plan.tile_source[None, :], ev_tile, 0)
     busy = np.stack([ev_tile, syn_tile, active, inactive, spikes_out], axis=2)
-    out["busy_rows"], out["busy_count"] = _fronts(busy, np.append(ft, plan.n_tiles),
+    out["busy_rows"], out["busy_count"] = fronts(busy, np.append(ft, plan.n_tiles),
                                                   plan.block_steps)
     on = ce > 0
     path = np.stack([plan.chunk_path_hops[None, :] * on, plan.chunk_path_cross[None, :] * on],
                     axis=2)
-    out["path_rows"], out["path_count"] = _fronts(path, np.append(fc, plan.n_chunks),
+    out["path_rows"], out["path_count"] = fronts(path, np.append(fc, plan.n_chunks),
                                                   plan.block_steps)
     return out
 

@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import pytest
 import yaml
-from engine_helpers import codes, make_profile, one_layer, replay
+from engine_helpers import codes, fronts, make_profile, one_layer, replay
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +22,6 @@ from neurosim.errors import InputError
 from neurosim.graph.ir import DenseOp, EventGraph
 from neurosim.hardware import load_profile
 from neurosim.hardware.schema import GpuProfile, NeuromorphicProfile
-from neurosim.kernels.replay import _fronts
 from neurosim.mapping import map_graph
 from neurosim.mapping.place import MappingError, mapping_inputs
 from neurosim.replay.counters import front_max
@@ -212,7 +211,7 @@ def test_fronts_give_the_max_for_any_weights(data):
     vec = rng.integers(0, 4, (steps_max, sum(sizes), d)).astype(np.int64)
     first = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     steps = rng.integers(1, steps_max + 1, len(sizes)).astype(np.int64)
-    rows, count = _fronts(vec, first, steps)
+    rows, count = fronts(vec, first, steps)
     for _ in range(5):
         w = rng.random(d) * rng.integers(0, 2, d)
         got = front_max(rows, count.ravel(), w).reshape(count.shape)

@@ -114,30 +114,6 @@ def _slice_front(vec: np.ndarray, n: int, sums: np.ndarray, out: np.ndarray, m: 
 
 
 @nb.njit(cache=True, nogil=True)
-def _fronts(vec: np.ndarray, first: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-dominated rows of each (block, step) slice: what a max of a nonnegative linear
-    function over the slice's rows can pick, whatever the coefficients.
-
-    vec (S, T, d) int64 >= 0; block ``b`` owns rows ``first[b]:first[b+1]`` (B+1,) and runs
-    ``steps[b]`` (B,) steps.  Each slice through :func:`_slice_front`.  Returns rows (M, d)
-    int64, in (block, step) order, and count (B, S) int64, the rows kept per slice.
-    """
-    n_steps, _, d = vec.shape
-    n_blocks = first.shape[0] - 1
-    count = np.zeros((n_blocks, n_steps), np.int64)
-    out = np.empty((max(1, vec.shape[0] * vec.shape[1]), d), np.int64)
-    sums = np.empty(max(1, vec.shape[1]), np.int64)
-    m = 0
-    for b in range(n_blocks):
-        for s in range(min(steps[b], n_steps)):
-            rows = vec[s, first[b]:first[b + 1]].copy()
-            start = m
-            m = _slice_front(rows, rows.shape[0], sums, out, m)
-            count[b, s] = m - start
-    return out[:m].copy(), count
-
-
-@nb.njit(cache=True, nogil=True)
 def _token_block(b: int, ce: np.ndarray, time_driven: bool, first_tile: np.ndarray,
                  first_chunk: np.ndarray, block_steps: np.ndarray, block_graded: np.ndarray,
                  tile_chunk: np.ndarray, tile_rows: np.ndarray, tile_fanout: np.ndarray,
@@ -146,7 +122,7 @@ def _token_block(b: int, ce: np.ndarray, time_driven: bool, first_tile: np.ndarr
                  chunk_exits: np.ndarray, path_hops: np.ndarray, path_cross: np.ndarray,
                  counts: np.ndarray, busy: np.ndarray, busy_count: np.ndarray,
                  path: np.ndarray, path_count: np.ndarray) -> None:
-    """Counters of block ``b`` for one token (see :func:`_token`): its row of counts, and
+    """Counters of block ``b`` for one token (see :func:`_tokens`): its row of counts, and
     its fronts written from row ``S·first_tile[b]`` of busy and ``S·first_chunk[b]`` of
     path."""
     n_steps = ce.shape[0]
@@ -228,7 +204,7 @@ def _tokens(ce, time_driven, first_tile, first_chunk, block_steps, block_graded,
 
 @nb.njit(cache=True, nogil=True)
 def _gather(rows: np.ndarray, first: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The fronts of :func:`_token` in (block, step) order: block ``b``'s rows start at
+    """A token's fronts of :func:`_tokens` in (block, step) order: block ``b``'s rows start at
     ``S·first[b]`` of rows (S·X, d) and number ``count[b, s]`` per step.  Returns (M, d)."""
     n_blocks, n_steps = count.shape
     out = np.empty((count.sum(), rows.shape[1]), np.int64)
