@@ -13,9 +13,10 @@ spikellm-7b on loihi2 (fitted synthetic traffic), for each thread count:
    kernel on those events), estimate (``api.assemble`` of the run's counters), other (the
    rest: compiling, mapping, building the plan, the per-token dense counts).
 3. The replay-only rate (replay time per token) and the ratio of the run's rate to it.
-4. The memory-bandwidth limit: the bytes a token reads (the salient-channel mask and the
-   sampler's segment table, the plan's per-chunk and per-tile arrays) over the bandwidth of
-   a NumPy copy measured here; the ratio of the run's rate to that limit.
+4. The memory-bandwidth limit: the bytes a token reads (the sampler's salient-channel mask
+   and index, step limits and segment table; the plan's per-chunk and per-tile arrays the
+   replay kernel reads) over the bandwidth of a NumPy copy measured here; the ratio of the
+   run's rate to that limit.
 5. The marginal rate of the command: 512 tokens over the difference of the wall times of
    ``--tokens 576`` and ``--tokens 64``.
 """
@@ -42,6 +43,10 @@ from neurosim.threads import parallel, using
 from neurosim.traffic.fitted import FittedTraffic, load_fit
 
 BIN = Path(sys.executable).with_name("neurosim")
+REPLAY_READS = ("chunk_msgs", "chunk_hops", "chunk_cross", "chunk_exits", "chunk_path_hops",
+                "chunk_path_cross", "chunk_kv", "tile_chunk", "tile_rows", "tile_fanout",
+                "tile_source", "block_steps", "block_graded")
+"""The plan's arrays the replay kernel reads once per token."""
 
 
 def copy_bandwidth_gb_s(mib: int = 256) -> float:
@@ -93,9 +98,10 @@ def stages(card, prof, tokens: int, position: int, threads: int) -> dict[str, fl
     t0 = time.perf_counter()
     api.assemble(res.counters, prof, api._baseline_profiles(prof, api.BASELINES))
     estimate = time.perf_counter() - t0
-    sampler = [source._salient, *source._code_segments]
-    per_token_bytes = sum(a.nbytes for a in sampler) + sum(
-        v.nbytes for v in vars(plan).values() if isinstance(v, np.ndarray))
+    segments = len(np.union1d(plan.chunk_start, source._group_start)) - 1
+    sampler = source._salient.nbytes + source._sal_idx.nbytes + source._limits.nbytes + (
+        6 * 8 * segments)  # the segment table: 6 int64 rows
+    per_token_bytes = sampler + sum(getattr(plan, f).nbytes for f in REPLAY_READS)
     return {"total": total, "traffic": traffic, "replay": replay, "estimate": estimate,
             "other": max(0.0, total - traffic - replay - estimate),
             "token_replay": replay / tokens, "bytes": per_token_bytes}
