@@ -221,9 +221,10 @@ def _gated_delta(graph: EventGraph, position: int, active: dict[str, float]) -> 
 
 
 def _stream(source, plan: ReplayPlan, chunks: np.ndarray | None = None):
-    """A function of position giving that token's events per (step, chunk) of ``plan``
-    (``chunks``: only these, the others zero), where the source can count them without
-    writing its codes and the plan needs no codes (no per-column fan-out); else None."""
+    """A function of positions (n,) giving those tokens' events per (step, chunk) of
+    ``plan``, (n, S, K) (``chunks``: only these, the others zero), where the source can
+    count them without writing its codes and the plan needs no codes (no per-column
+    fan-out); else None."""
     if not hasattr(source, "event_counter") or len(plan.sparse_tiles):
         return None
     return source.event_counter(plan.chunk_start, plan.chunk_unary, chunks)
