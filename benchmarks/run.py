@@ -39,7 +39,7 @@ from neurosim.mapping import map_graph
 from neurosim.replay.counters import BATCH_PER_THREAD
 from neurosim.replay.engine import Replayer
 from neurosim.replay.plan import build_plan
-from neurosim.threads import parallel, using
+from neurosim.threads import in_use, using
 from neurosim.traffic.fitted import FittedTraffic, load_fit
 
 BIN = Path(sys.executable).with_name("neurosim")
@@ -81,7 +81,7 @@ def stages(card, prof, tokens: int, position: int, threads: int) -> dict[str, fl
     source = FittedTraffic(graph, load_fit(card.traffic.fit), card.spiking.abits, 0)
     every = source.event_counter(plan.chunk_start, plan.chunk_unary)
     kv = source.event_counter(plan.chunk_start, plan.chunk_unary, plan.chunk_kv)
-    batch = BATCH_PER_THREAD * parallel()
+    batch = BATCH_PER_THREAD * in_use()
     t0 = time.perf_counter()
     prefix = [kv(range(lo, min(position, lo + batch))) for lo in range(0, position, batch)]
     events = [every(range(lo, min(position + tokens, lo + batch)))

@@ -26,7 +26,7 @@ def max_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
-def parallel() -> int:
+def in_use() -> int:
     """The threads the kernels called from this thread may use: above 1, their parallel
     variant."""
     import numba

@@ -48,7 +48,7 @@ import numpy as np
 from neurosim.errors import InputError
 from neurosim.graph.ir import OP_CLASSES, EventGraph
 from neurosim.replay.plan import ReplayPlan
-from neurosim.threads import parallel
+from neurosim.threads import in_use
 
 FORMAT = "neurosim.Counters"
 VERSION = 1
@@ -247,7 +247,7 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
     replayer = Replayer(plan, time_driven)
     acc = Replayer(acc_plan, False) if acc_plan is not None else None
     replayers = [r for r in (replayer, acc) if r is not None]
-    batch = BATCH_PER_THREAD * parallel()
+    batch = BATCH_PER_THREAD * in_use()
     n_prefix = context if encoder else position
     if n_prefix:
         prefix = [_stream(source, r.plan, r.plan.chunk_kv) for r in replayers]

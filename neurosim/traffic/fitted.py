@@ -36,7 +36,7 @@ from neurosim._yaml import dump_yaml
 from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
 from neurosim.kernels.sample import ONE, _codes, _codes_parallel, _direct, _events, _step_limits, _token_key
-from neurosim.threads import parallel
+from neurosim.threads import in_use
 from neurosim.traffic import MAX_SEED
 from neurosim.traffic.stats import group_codes, site_of
 from neurosim.traffic.trace import SpikeTrace
@@ -262,7 +262,7 @@ class FittedTraffic:
     def codes(self, position: int) -> np.ndarray:
         """GIF spikes of the token at ``position``: (max_steps, N) int8."""
         out = np.empty((self.max_steps, self.width), np.int8)
-        kernel = _codes_parallel if parallel() > 1 else _codes
+        kernel = _codes_parallel if in_use() > 1 else _codes
         kernel(np.uint64(_token_key(self.seed, position)), self._code_segments, self._salient,
                self._thr, self._start, self._len, self._direct, 2**self.abits - 1, out)
         return out
@@ -291,8 +291,7 @@ class FittedTraffic:
                          np.searchsorted(self._sal_idx, seg[1])])
         steps, m = self.max_steps, 2**self.abits - 1
         first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else owner
-        one_each = len(first) == len(owner)
-        whole = one_each and len(owner) == n  # the segments are the ranges
+        whole = len(first) == len(owner) == n  # the segments are the ranges
 
         def count(positions) -> np.ndarray:
             pos = np.asarray(positions, np.int64).reshape(-1)
@@ -303,8 +302,7 @@ class FittedTraffic:
                 return per_seg
             out = np.zeros((len(pos), steps, n), np.int64)
             if len(owner):
-                out[:, :, owner[first]] = (per_seg if one_each else
-                                           np.add.reduceat(per_seg, first, axis=2))
+                out[:, :, owner[first]] = np.add.reduceat(per_seg, first, axis=2)
             return out
 
         return count
