@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from neurosim.errors import InputError
 
@@ -28,24 +28,39 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
+class Calibration(Strict):
+    """Where a calibrated number comes from: fitted to one measurement.
+
+    ``measurement`` begins with a key of the file's ``references`` table and says what was
+    measured, on what setup; ``fitted_to`` is the measured figure the number reproduces.
+    """
+
+    measurement: str = Field(min_length=1)
+    fitted_to: str = Field(min_length=1)
+
+
 class Quantity(Strict, Generic[T]):
-    """A number with its provenance: exactly one of ``source`` or ``assumed`` is given.
+    """A number with its provenance: exactly one of ``source``, ``assumed`` or
+    ``calibrated`` is given.
 
     ``source`` must begin with a key of the file's ``references`` table, e.g.
-    ``"davies2018 Table 2"``; ``assumed`` states why the value was chosen.
+    ``"davies2018 Table 2"``; ``assumed`` states why the value was chosen; ``calibrated``
+    names the measurement the value was fitted to (:class:`Calibration`).
     """
 
     value: T
     source: str | None = None
     assumed: str | None = None
+    calibrated: Calibration | None = None
 
     @model_validator(mode="after")
     def _one_provenance(self) -> Quantity:
-        given = [k for k in ("source", "assumed") if getattr(self, k)]
+        given = [k for k in ("source", "assumed", "calibrated") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
                 "every number needs its provenance: give exactly one of 'source' "
-                "(a reference key and where in it) or 'assumed' (why this value)"
+                "(a reference key and where in it), 'assumed' (why this value) or "
+                "'calibrated' (measurement, fitted_to)"
             )
         return self
 
@@ -54,6 +69,9 @@ class Quantity(Strict, Generic[T]):
 
     @property
     def provenance(self) -> str:
+        if self.calibrated is not None:
+            return (f"calibrated: fitted to {self.calibrated.fitted_to} "
+                    f"({self.calibrated.measurement})")
         return self.source if self.source else f"assumed: {self.assumed}"
 
 
@@ -76,18 +94,30 @@ def iter_quantities(obj: Any, path: tuple = ()) -> typing.Iterator[tuple[tuple, 
 
 
 def check_references(root: Any, references: dict[str, str]) -> None:
-    """Every ``source`` must start with a key of ``references`` (raises ValueError)."""
+    """Every ``source`` and calibration ``measurement`` must start with a key of
+    ``references``, and no measurement may calibrate two numbers (raises ValueError)."""
+    calibrated: dict[str, tuple] = {}
     for path, q in iter_quantities(root):
-        if q.source is None:
-            continue
-        m = _REF_KEY.match(q.source.strip())
-        if not m or m.group(1) not in references:
-            raise _LocatedValueError(
-                (*path, "source"),
-                q.source,
-                "source does not start with a key of 'references'",
-                f"one of {', '.join(sorted(references)) or '(none defined)'}",
-            )
+        if q.calibrated is not None:
+            _check_reference((*path, "calibrated", "measurement"), q.calibrated.measurement,
+                             references)
+            where = calibrated.setdefault(q.calibrated.measurement.strip(), path)
+            if where != path:
+                raise _LocatedValueError(
+                    (*path, "calibrated", "measurement"), q.calibrated.measurement,
+                    "this measurement already calibrates " + ".".join(map(str, where)),
+                    "one calibrated number per measurement")
+        elif q.source is not None:
+            _check_reference((*path, "source"), q.source, references)
+
+
+def _check_reference(loc: tuple, text: str, references: dict[str, str]) -> None:
+    m = _REF_KEY.match(text.strip())
+    if not m or m.group(1) not in references:
+        raise _LocatedValueError(
+            loc, text, f"{loc[-1]} does not start with a key of 'references'",
+            f"one of {', '.join(sorted(references)) or '(none defined)'}",
+        )
 
 
 class _LocatedValueError(ValueError):

@@ -18,6 +18,7 @@ from neurosim.cards import ModelCard, card_hash, load_card
 from neurosim.cards.schema import DenseScheme, LlamaArchitecture
 from neurosim.convert.fanout import with_weights
 from neurosim.errors import BackendError, InputError
+from neurosim.estimate.gpu import device_count
 from neurosim.graph.ir import EventGraph
 from neurosim.graph.lower import lower
 from neurosim.hardware import Profile, load_profile, profile_hash, profile_to_yaml
@@ -95,6 +96,7 @@ def run(
     traffic: str | None = None,
     baselines: tuple[str, ...] = BASELINES,
     threads: int | None = None,
+    batch: int = 1,
     progress: Progress | None = None,
 ) -> Result:
     """Replay ``tokens`` tokens of ``model`` on ``profile``; return a :class:`Result`.
@@ -102,7 +104,10 @@ def run(
     Tokens occupy positions ``position .. position + tokens - 1``; the tokens before
     ``position`` are replayed first to fill the attention blocks' KV cache.  The KV cache is
     sized for ``context`` positions (default: the card's ``max_context``).  ``baselines``:
-    the profiles the result is set beside (GPU rooflines, literature accounting).
+    the profiles the result is set beside (GPUs, literature accounting).  ``batch``:
+    independent sequences decoded together (a GPU reads the weights once per step for all of
+    them; a neuromorphic system with layer pipelining keeps up to ``batch`` tokens in
+    flight); energy is per token, latency between two tokens of one sequence.
     ``threads``: the threads the replay kernels use (default: the cores available); any
     number gives the same result.  ``progress(stage, done, total)`` reports conversion,
     trace recording, the KV prefix (``"prefix"``) and the replay (``"replay"``).
@@ -114,6 +119,7 @@ def run(
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise InputError("run", "seed", "must be an integer from 0 to 2^63 - 1", got=seed)
     check_threads(threads)
+    check_batch(batch)
     if traffic not in (None, "synthetic", "real", "recurrence"):
         raise InputError("run", "traffic", "unknown traffic source", got=traffic,
                          expected="synthetic, real or recurrence")
@@ -122,11 +128,23 @@ def run(
     if why:
         raise BackendError(why)
     ctx = fit_context(card, position, tokens, context)
+    if prof.kind == "gpu":  # refuse a batch the memory cannot hold before any work
+        kv = lower(dense_counterpart(card)).kv_cache
+        device_count(prof, card.parameters, 0 if kv is None else kv.layers * 2 * kv.width,
+                     ctx, batch)
     base_profiles = _baseline_profiles(prof, baselines)
     with using(threads):
         counters = count_run(card, prof, tokens=tokens, seed=seed, position=position,
-                             context=ctx, backend=backend, traffic=traffic, progress=progress)
+                             context=ctx, backend=backend, traffic=traffic, batch=batch,
+                             progress=progress)
     return assemble(counters, prof, base_profiles)
+
+
+def check_batch(batch: int) -> None:
+    """Refuse a batch other than an integer >= 1."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise InputError("run", "batch", "must be an integer >= 1 (independent sequences "
+                         "decoded together)", got=batch)
 
 
 def check_threads(threads: int | None) -> None:
@@ -152,12 +170,13 @@ def fit_context(card: ModelCard, position: int, tokens: int, context: int | None
 
 def count_run(card: ModelCard, prof: Profile, *, tokens: int, seed: int, position: int,
               context: int, backend: str = "numba", traffic: str | None = None,
-              graph: EventGraph | None = None, mapping=None,
+              graph: EventGraph | None = None, mapping=None, batch: int = 1,
               progress: Progress | None = None) -> Counters:
     """The counters of :func:`run` (arguments already checked): what every price reuses.
 
     ``graph`` and ``mapping``: the card's compiled graph and its placement on ``prof`` when
-    the caller has them already (sweeps cache them by content hash).
+    the caller has them already (sweeps cache them by content hash); ``batch``: the
+    sequences decoded together (their KV caches placed; the counters are one sequence's).
     """
     be = get_backend(backend)
     art = _artifact(card, progress)
@@ -175,7 +194,7 @@ def count_run(card: ModelCard, prof: Profile, *, tokens: int, seed: int, positio
     return replay_graph(
         graph, prof, source, tokens=tokens, position=position, context=context,
         encoder=graph.attention == "bidirectional", dense_graph=lower(dense_counterpart(card)),
-        lif_neurons=lif, mapping=mapping, progress=progress,
+        lif_neurons=lif, mapping=mapping, batch=batch, progress=progress,
         meta={"parameters": card.parameters, "embedding_params": _embedding_params(card),
               "model": card.name, "backend": backend},
         provenance={"model_card": card.name, "model_card_sha256": card_hash(card),
@@ -185,22 +204,24 @@ def count_run(card: ModelCard, prof: Profile, *, tokens: int, seed: int, positio
 def replay_graph(graph: EventGraph, prof: Profile, source, *, tokens: int, context: int,
                  position: int = 0, encoder: bool = False, dense_graph: EventGraph | None = None,
                  lif_neurons: int = 0, meta: dict[str, Any] | None = None,
-                 provenance: dict[str, Any] | None = None, mapping=None,
+                 provenance: dict[str, Any] | None = None, mapping=None, batch: int = 1,
                  progress: Progress | None = None) -> Counters:
     """Place ``graph`` on ``prof`` (neuromorphic kinds) and count ``tokens`` tokens of
     ``source`` from ``position``: the counters every estimator prices.
 
     ``dense_graph``: the dense counterpart a GPU runs (default ``graph``);
     ``lif_neurons``: neurons whose mean firing rate SpikeGPT's accounting uses (0: none);
-    ``mapping``: the placement of ``graph`` on ``prof`` for ``context``, if already made.
+    ``mapping``: the placement of ``graph`` on ``prof`` for ``context``, if already made;
+    ``batch``: sequences decoded together (``meta["batch"]``; the mapping holds their KV
+    caches).
     """
     dense_graph = dense_graph if dense_graph is not None else graph
     notes: list[str] = []
     info: dict[str, Any] = {"profile_kind": prof.kind, "profile": prof.name,
                             "model": graph.model, "backend": "numba",
-                            "parameters": 0, "embedding_params": 0}
+                            "parameters": 0, "embedding_params": 0, "batch": batch}
     if prof.kind == "neuromorphic":
-        mp = mapping if mapping is not None else map_graph(graph, prof, context)
+        mp = mapping if mapping is not None else map_graph(graph, prof, context, batch)
         payload = int(prof.core.graded_payload_bits.value)
         plan = build_plan(graph, mp, payload)
         if plan.chunk_unary.any():
@@ -232,6 +253,7 @@ def replay_graph(graph: EventGraph, prof: Profile, source, *, tokens: int, conte
             "traffic": source.provenance(),
             "positions": [position, position + tokens - 1],
             "context": context,
+            "batch": batch,
             "python": platform.python_version(),
             "numpy": np.__version__,
             "host": os.uname().nodename if hasattr(os, "uname") else None,
@@ -277,7 +299,7 @@ def assemble(counters: Counters, prof: Profile, base_profiles: list[Profile]) ->
                                "stage": np.tile(np.arange(n_g), n_t),
                                "layer": np.tile(np.asarray(m["stage_layers"]), n_t),
                                "latency_s": priced.stage_latency_s.ravel()})
-    base = estimate.baselines(counters, base_profiles)
+    base, base_notes = estimate.baselines_and_notes(counters, base_profiles)
     mapping = {k: v for k, v in m["mapping"].items()
                if k not in ("cores_per_chip", "kv_level", "dense_level")}
     mapping.update(priced.mapping)
@@ -286,7 +308,8 @@ def assemble(counters: Counters, prof: Profile, base_profiles: list[Profile]) ->
                   "layer_pipelining": bool(prof.kind == "neuromorphic"
                                            and prof.execution.layer_pipelining)}
     return Result(m["model"], prof.name, m["backend"], m["traffic_kind"], tokens, sites, base,
-                  mapping, provenance, [*m["notes"], *priced.notes], counters=counters,
+                  mapping, provenance, [*m["notes"], *priced.notes, *base_notes],
+                  counters=counters,
                   profile_yaml=profile_to_yaml(prof), stages=stages)
 
 

@@ -40,14 +40,18 @@ def profiles_list() -> list[dict[str, str]]:
 
 
 def profile_provenance(profile) -> dict[str, Any]:
-    """Counts of sourced and assumed numbers, and the assumed ones by key path."""
-    sourced, assumed = 0, {}
+    """Counts of sourced, calibrated and assumed numbers, and the assumed ones by key
+    path."""
+    sourced, calibrated, assumed = 0, 0, {}
     for path, q in iter_quantities(profile):
         if q.source:
             sourced += 1
+        elif q.calibrated is not None:
+            calibrated += 1
         else:
             assumed[".".join(str(p) for p in path)] = q.assumed
-    return {"sourced": sourced, "assumed": len(assumed), "assumed_keys": assumed}
+    return {"sourced": sourced, "calibrated": calibrated, "assumed": len(assumed),
+            "assumed_keys": assumed}
 
 
 def profiles_validate(files: Sequence[str]) -> list[dict[str, Any]]:
@@ -56,7 +60,8 @@ def profiles_validate(files: Sequence[str]) -> list[dict[str, Any]]:
         p = load_profile(f)
         prov = profile_provenance(p)
         out.append({"file": f, "name": p.name, "kind": p.kind,
-                    "sourced": prov["sourced"], "assumed": prov["assumed"]})
+                    "sourced": prov["sourced"], "calibrated": prov["calibrated"],
+                    "assumed": prov["assumed"]})
     return out
 
 
@@ -128,7 +133,8 @@ def _cmd_profiles(args: argparse.Namespace) -> int:
         else:
             for r in rows:
                 con.print(f"ok: {r['file']}: {r['kind']} profile '{r['name']}', "
-                          f"{r['sourced']} sourced and {r['assumed']} assumed numbers")
+                          f"{r['sourced']} sourced, {r['calibrated']} calibrated and "
+                          f"{r['assumed']} assumed numbers")
     elif args.action == "yaml":
         sys.stdout.write(profile_to_yaml(load_profile(args.name)))
     return 0
@@ -161,6 +167,7 @@ STAGES = {"convert": "converting {model} (calibration windows)",
           "replay": "replaying {model} on {profile}",
           "simulate": "simulating the neurons of {model} on the chosen backend",
           "compare": "comparing {model} on {profile}",
+          "validate": "running the measured checks",
           "router": "building the LTE experts and routers of {model} (layers, then evaluation)"}
 
 
@@ -278,6 +285,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from neurosim.validation import validate
+
+    with _Bars(args.json) as bars:
+        df = validate(tokens=args.tokens, progress=bars)
+    rows = df.to_dict(orient="records")
+    if args.json:
+        _print_json({"tokens": args.tokens, "checks": rows})
+        return 0 if df["ok"].all() else 1
+    t = Table("check", "measured", "neurosim", "ratio", "allowed", "sample", "")
+    for r in rows:
+        t.add_row(r["check"], f"{r['measured']:.4g} {r['unit']}",
+                  f"{r['neurosim']:.4g} {r['unit']}", f"{r['ratio']:.3f}",
+                  f"{r['low']:.2f}-{r['high']:.2f}", r["sample"].split(".")[-1],
+                  "ok" if r["ok"] else "OUT")
+    con = _console()
+    con.print(t)
+    for src in dict.fromkeys(r["source"] for r in rows):
+        setup = next(r["setup"] for r in rows if r["source"] == src)
+        con.print(f"  {src}: {setup}")
+    return 0 if df["ok"].all() else 1
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from neurosim.api import run
 
@@ -287,7 +317,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with _Bars(args.json, model=card.name, profile=profile.name) as bars:
         result = run(card, profile, tokens=args.tokens, seed=args.seed,
                      position=args.position, context=args.context, backend=args.backend,
-                     traffic=args.traffic, threads=args.threads, progress=bars)
+                     traffic=args.traffic, threads=args.threads, batch=args.batch,
+                     progress=bars)
     code = _emit(result, out_dir, args.json)
     if page is not None:
         from neurosim.report.html import run_page, write
@@ -546,12 +577,17 @@ def _render_run(s: dict, result) -> None:
     tr = s["provenance"]["traffic"]
     origin = (f"trace of {tr['tokens_recorded']} tokens of {tr['text']['name']}" if tr["kind"] == "real"
               else f"seed {tr['seed']}" + (f", fit {tr['fit']}" if tr.get("fit") else ""))
-    con.print(f"[bold]{s['model']}[/bold] on [bold]{s['profile']}[/bold]: {s['tokens']} tokens, "
-              f"{s['traffic']} traffic ({origin}), backend {s['backend']}")
+    batch = f", batch {s['batch']}" if s["batch"] > 1 else ""
+    con.print(f"[bold]{s['model']}[/bold] on [bold]{s['profile']}[/bold]: {s['tokens']} tokens"
+              f"{batch}, {s['traffic']} traffic ({origin}), backend {s['backend']}")
     lat = pt["latency_s"]
     tps = f"{s['tokens_per_s']:.3g}" if s["tokens_per_s"] else "n/a"
     con.print(f"  energy/token  {si(pt['energy_j'], 'J')}   latency/token {si(lat, 's')}   "
               f"tokens/s {tps}")
+    if s.get("roofline"):
+        r = s["roofline"]
+        con.print(f"  roofline      {si(r['energy_j'], 'J')}   latency/token "
+                  f"{si(r['latency_s'], 's')}   (as served above)")
     if s.get("chips"):
         m = s["mapping"]
         where = ", ".join(f"{k} {si(v, 'B')}" for k, v in m.get("weight_bytes_by_level", {}).items())
@@ -916,6 +952,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=_positive_int, default=None,
                    help="threads of the replay (default: the cores available); any number "
                         "gives the same result")
+    r.add_argument("--batch", type=_positive_int, default=1,
+                   help="independent sequences decoded together (default 1): a GPU reads "
+                        "the weights once per step for all; a pipelined neuromorphic system "
+                        "keeps that many tokens in flight")
     r.add_argument("--out", help="directory to write JSON + Parquet results")
     r.add_argument("--report", help="also write a self-contained HTML report to this file")
     r.add_argument("--json", action="store_true", help="print one JSON object")
@@ -946,6 +986,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="KV cache / sequence length (default: each card's max_context)")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_compare)
+
+    x = sub.add_parser("validate", help="neurosim's figures beside published hardware "
+                       "measurements, each with its source and allowed ratio")
+    x.add_argument("--tokens", type=_positive_int, default=4, help="tokens per check")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=_cmd_validate)
 
     b = sub.add_parser("backends", help="simulation backends, whether they run here, and their limits")
     b.add_argument("--json", action="store_true")

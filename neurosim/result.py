@@ -2,7 +2,8 @@
 
 Frames (one row per token unless noted):
 
-``tokens``     token, position, energy_j, latency_s, events, synops, synops_graded,
+``tokens``     token, position, energy_j, latency_s (between two tokens of one sequence of
+               the batch), events, synops, synops_graded,
                dense_equivalent_macs, dense_macs (MACs the dense units run: non-spiking
                projections, heads; LTE experts only when active), neuron_updates, messages,
                hops, chip_crossings,
@@ -112,14 +113,16 @@ class Result:
         for prof, g in self.baselines.groupby("profile"):
             base[prof] = {"kind": g["kind"].iloc[0], "energy_j": float(g["energy_j"].mean()),
                           "latency_s": _mean_or_none(g["latency_s"])}
-        return {
+        batch = int(self.provenance.get("batch", 1))
+        out = {
             "model": self.model,
             "profile": self.profile,
             "backend": self.backend,
             "tokens": int(self.tokens.shape[0]),
+            "batch": batch,
             "traffic": self.traffic,
             "per_token": pt,
-            "tokens_per_s": None if not lat else 1.0 / lat,
+            "tokens_per_s": None if not lat else batch / lat,
             "tokens_per_s_pipelined": self._pipelined(),
             "chips": self.mapping.get("chips"),
             "cores": self.mapping.get("cores"),
@@ -130,6 +133,10 @@ class Result:
             "notes": self.notes,
             "provenance": self.provenance,
         }
+        if "roofline_energy_j" in self.tokens:  # a GPU as served, its roofline beside it
+            out["roofline"] = {"energy_j": float(self.tokens["roofline_energy_j"].mean()),
+                               "latency_s": float(self.tokens["roofline_latency_s"].mean())}
+        return out
 
     # --- files ------------------------------------------------------------------------
 

@@ -299,9 +299,10 @@ def test_weights_wider_than_the_core_are_sliced():
 
 
 def test_gpu_power_cap():
-    # A TDP just above idle power stretches the token: t = dynamic energy / (TDP - idle),
-    # energy = dynamic + idle x t.  The dynamic energy comes from the uncapped run.
-    a100 = load_profile("gpu-a100")
+    # A TDP just above idle power stretches the roofline's token: t = dynamic energy /
+    # (TDP - idle), energy = dynamic + idle x t.  The dynamic energy comes from the uncapped
+    # run.
+    a100 = _variant(load_profile("gpu-a100"), lambda d: d["gpu"].pop("serving"), "roofline")
     free = neurosim.run("spikellm-tiny", a100, tokens=1).tokens.iloc[0]
     dyn = free["energy_j:compute"] + free["energy_j:memory:hbm"]
     idle = float(a100.gpu.idle_power_w)

@@ -17,7 +17,7 @@ from neurosim.hardware.schema import PROFILE_KINDS
 
 SHIPPED = sorted(p.name for p in profiles_dir().glob("*.yaml"))
 REQUIRED = ["loihi", "loihi-calibrated", "loihi2", "truenorth", "spinnaker2", "generic-45nm",
-            "gpu-a100", "gpu-h100"]
+            "gpu-a100", "gpu-h100", "jetson-orin-nano"]
 
 
 def test_required_profiles_are_shipped():
@@ -43,8 +43,12 @@ def test_every_number_has_provenance(filename):
     quantities = list(iter_quantities(profile))
     assert quantities
     for path, q in quantities:
-        assert bool(q.source) != bool(q.assumed), path
-        assert (q.source or q.assumed).strip(), path
+        given = [k for k in ("source", "assumed", "calibrated") if getattr(q, k)]
+        assert len(given) == 1, path
+        if q.calibrated is not None:
+            assert q.calibrated.measurement.strip() and q.calibrated.fitted_to.strip(), path
+        else:
+            assert (q.source or q.assumed).strip(), path
 
 
 def test_name_and_path_resolve_to_the_same_profile():

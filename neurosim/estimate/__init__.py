@@ -81,12 +81,24 @@ def price(counters: Counters, profile) -> Priced:
 
 
 def baselines(counters: Counters, profiles) -> pd.DataFrame:
-    """Rows (token, profile, kind, energy_j, latency_s) of every baseline profile."""
+    """Rows (token, profile, baseline, variant, kind, energy_j, latency_s) of every baseline
+    profile that can hold the model (see :func:`baselines_and_notes`)."""
+    return baselines_and_notes(counters, profiles)[0]
+
+
+def baselines_and_notes(counters: Counters, profiles) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`baselines`, and a note for each baseline left out because it cannot hold the
+    model (a fixed number of devices with too little memory)."""
     rows: list[dict[str, Any]] = []
+    notes: list[str] = []
     for p in profiles:
-        rows += _BASELINE[p.kind](counters, p)
+        try:
+            rows += _BASELINE[p.kind](counters, p)
+        except InputError as exc:
+            notes.append(f"baseline {p.name} left out: {exc.problem} ({exc.expected})")
     cols = ["token", "profile", "baseline", "variant", "kind", "energy_j", "latency_s"]
-    return pd.DataFrame(rows, columns=cols).sort_values("token", kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame(rows, columns=cols).sort_values("token", kind="stable")
+    return frame.reset_index(drop=True), notes
 
 
 def check_kind(counters: Counters, profile, source: str) -> None:
@@ -108,4 +120,4 @@ def interpolate(table: dict[int, float], x):
 # the kinds register themselves on import
 from neurosim.estimate import accounting, gpu, neuromorphic  # noqa: E402,F401
 
-__all__ = ["Priced", "baselines", "check_kind", "columns", "price_fields", "interpolate", "price", "register"]
+__all__ = ["Priced", "baselines", "baselines_and_notes", "check_kind", "columns", "price_fields", "interpolate", "price", "register"]

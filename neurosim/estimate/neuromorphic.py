@@ -13,7 +13,7 @@ memory:<level>  bits read/written x energy per bit: weights per synop (b_w bits)
                 dense-unit parameters
 transfer        partial sums moved from cores to the dense units (16 bits each)
 dense           dense-unit scalar ops x energy per op class
-static          chips x static power x token latency
+static          chips x static power x latency / batch (the system's time per token)
 ==============  =============================================================================
 
 Time per token: stages in order.  A spiking stage takes the max over its blocks of the sum
@@ -27,6 +27,10 @@ the transfer of partial sums.  Dense units and their transfer bandwidth are per 
 (``dense_unit.location: chip``, times the chips used) or in total (``host``).  With layer
 pipelining across tokens (a profile option) a new token enters every ``bottleneck_s`` = the
 slowest stage's time; latency per token is unchanged.
+
+A batch of B independent sequences shares the system: ``latency_s`` is the time between
+two tokens of one sequence, B token passes without pipelining, max(one pass, B x
+bottleneck) with it; the ``latency_s:<part>`` columns are one pass's parts.
 """
 
 from __future__ import annotations
@@ -182,13 +186,15 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
     np.add.at(xfer, stage, c["block_out_values"] * ACTIVATION_BITS / 8
               / (float(du.transfer_bandwidth_gb_s) * scale * 1e9))
     total_s = spiking_s + dense_s + xfer[None, :]
-    latency = total_s.sum(axis=1)
-    e["static"] = chips * float(p.chip.static_power_mw) * 1e-3 * latency
+    bottleneck = total_s.max(axis=1, initial=0.0)
+    latency = _latency(total_s.sum(axis=1), bottleneck, int(m.get("batch", 1)),
+                       p.execution.layer_pipelining)
+    e["static"] = chips * float(p.chip.static_power_mw) * 1e-3 * latency / m.get("batch", 1)
 
     cols: dict[str, np.ndarray] = {
         "energy_j": sum(e.values()),
         "latency_s": latency,
-        "bottleneck_s": total_s.max(axis=1, initial=0.0),
+        "bottleneck_s": bottleneck,
         "latency_s:spiking": spiking_s.sum(axis=1),
         "latency_s:dense": dense_s.sum(axis=1),
         "latency_s:transfer": np.full(T, xfer.sum()),
@@ -208,6 +214,16 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
         notes.append("layer pipelining: tokens_per_s_pipelined = 1 / slowest stage time")
     return Priced(cols, sum(per_block.values()),
                   {"dense_units": int(du.units.value) * scale}, notes, total_s)
+
+
+def _latency(pass_s: np.ndarray, bottleneck_s: np.ndarray, batch: int,
+             pipelined: bool) -> np.ndarray:
+    """(T,) seconds between two tokens of one of ``batch`` sequences: each token's pass
+    through every stage, one after another without pipelining (``batch`` passes), else a
+    new token entering every slowest stage's time (at least one pass)."""
+    if not pipelined:
+        return batch * pass_s
+    return np.maximum(pass_s, batch * bottleneck_s)
 
 
 def _no_baseline(c: Counters, p: NeuromorphicProfile) -> list:

@@ -246,6 +246,26 @@ class NeuromorphicProfile(_ProfileBase):
         return float(self.memory[0].capacity_kib.value)  # type: ignore[union-attr]
 
 
+class Serving(Strict):
+    """A GPU as one software stack serves decode steps, beside its roofline.
+
+    Tables are keyed by batch size and interpolated.  A step of ``B`` tokens takes
+    max(FLOPs / (peak x flop_fraction), bytes / (bandwidth x bandwidth_fraction)) +
+    step_overhead_ms, and draws ``power_w`` per device meanwhile.
+    """
+
+    stack: str = Field(min_length=1, description="software, precision and setting served")
+    bandwidth_fraction: Quantity[dict[int, float]] = Field(
+        description="achieved fraction of memory_bandwidth_gb_s, by batch size")
+    flop_fraction: Quantity[dict[int, float]] = Field(
+        description="achieved fraction of peak_tflop_s, by batch size")
+    step_overhead_ms: Quantity[float] = Field(
+        description="time of a decode step beyond its roofline (kernel launches, framework, "
+                    "sampling), by step")
+    power_w: Quantity[dict[int, float]] = Field(
+        description="board power of one device while serving, by batch size")
+
+
 class Gpu(Strict):
     """One GPU, and how many of them."""
 
@@ -260,10 +280,11 @@ class Gpu(Strict):
     idle_power_w: Quantity[float]
     tdp_w: Quantity[float] = Field(description="power cap: a token takes at least its "
                                    "dynamic energy / (TDP - idle power)")
+    serving: Serving | None = None
 
 
 class GpuProfile(_ProfileBase):
-    """A GPU roofline baseline."""
+    """A GPU: a roofline, and with a ``serving`` section the figures as served."""
 
     kind: Literal["gpu"]
     gpu: Gpu
@@ -272,13 +293,29 @@ class GpuProfile(_ProfileBase):
         for name in ("memory_capacity_gib", "memory_bandwidth_gb_s", "peak_tflop_s",
                      "weight_bits", "kv_cache_bits"):
             _positive(("gpu", name), getattr(self.gpu, name))
-        if float(self.gpu.tdp_w) <= float(self.gpu.idle_power_w):
+        idle, tdp = float(self.gpu.idle_power_w), float(self.gpu.tdp_w)
+        if tdp <= idle:
             raise _LocatedValueError(("gpu", "tdp_w", "value"), self.gpu.tdp_w.value,
                                      "TDP must exceed the idle power",
                                      f"a power > idle_power_w ({self.gpu.idle_power_w.value} W)")
         if self.gpu.devices != "auto" and self.gpu.devices < 1:
             raise _LocatedValueError(("gpu", "devices"), self.gpu.devices,
                                      "device count out of range", "'auto' or an integer >= 1")
+        sv = self.gpu.serving
+        if sv is None:
+            return
+        for name in ("bandwidth_fraction", "flop_fraction"):
+            for batch, f in getattr(sv, name).value.items():
+                if not 0 < f <= 1:
+                    raise _LocatedValueError(("gpu", "serving", name, "value", batch), f,
+                                             "a fraction of the peak must be in (0, 1]",
+                                             "a number > 0 and <= 1")
+        for batch, w in sv.power_w.value.items():
+            if not idle <= w <= tdp:
+                raise _LocatedValueError(("gpu", "serving", "power_w", "value", batch), w,
+                                         "board power while serving must lie between the "
+                                         "idle power and the TDP",
+                                         f"a power from {idle:g} to {tdp:g} W")
 
 
 class AccountingOps(Strict):

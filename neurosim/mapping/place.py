@@ -306,8 +306,10 @@ def _routes(tile_core: np.ndarray, core_x: np.ndarray, core_y: np.ndarray,
             per_col(g_cross), path_h, path_c, per_col(g_chip != src_chip[g_col]))
 
 
-def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> Mapping:
-    """Place ``graph`` on ``profile`` for a KV cache of ``context`` positions."""
+def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int,
+              sequences: int = 1) -> Mapping:
+    """Place ``graph`` on ``profile`` for ``sequences`` KV caches of ``context`` positions
+    each."""
     max_wbits = int(profile.core.max_weight_bits.value)
     if max_wbits < 1:
         raise MappingError(profile.name, "core.max_weight_bits", "cores hold no weight bits",
@@ -373,7 +375,8 @@ def map_graph(graph: EventGraph, profile: NeuromorphicProfile, context: int) -> 
     spilled_bytes = sum(graph[n].weight_bytes for n in spilled)  # type: ignore[union-attr]
     kv_bytes = 0.0
     if graph.kv_cache is not None:
-        kv_bytes = graph.kv_cache.layers * context * graph.kv_cache.bits_per_position() / 8
+        kv_bytes = (sequences * graph.kv_cache.layers * context
+                    * graph.kv_cache.bits_per_position() / 8)
     dense_bytes = sum(op.param_bytes for op in graph.dense_ops)
     if fixed == "auto":  # add chips until their memory holds what the cores cannot
         off_core = spilled_bytes + kv_bytes + dense_bytes

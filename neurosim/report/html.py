@@ -114,7 +114,7 @@ def profile_numbers(result: Result) -> pd.DataFrame | None:
     if result.profile_yaml is None:
         return None
     return pd.DataFrame([{"number": path, "value": q.value, "assumed": bool(q.assumed),
-                          "source or assumption": q.source or f"assumed: {q.assumed}"}
+                          "source or assumption": q.provenance}
                          for path, q in quantities(_profile(result)).items()])
 
 
