@@ -15,6 +15,8 @@ from typing import Literal
 
 import pandas as pd
 
+from neurosim.api import run
+
 Quantity = Literal["energy_j", "latency_s", "tokens_per_s"]
 UNITS = {"energy_j": "J/token", "latency_s": "s/token", "tokens_per_s": "tokens/s"}
 
@@ -70,9 +72,7 @@ the data-centre GPU out of sample, 2x for the edge figures quoted second-hand.""
 
 
 def _figure(m: Measurement, tokens: int) -> float:
-    import neurosim
-
-    s = neurosim.run(m.model, m.profile, tokens=tokens, position=m.position, batch=m.batch,
+    s = run(m.model, m.profile, tokens=tokens, position=m.position, batch=m.batch,
                      baselines=()).summary()
     return float(s["tokens_per_s"] if m.quantity == "tokens_per_s" else s["per_token"][m.quantity])
 

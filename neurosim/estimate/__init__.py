@@ -120,4 +120,5 @@ def interpolate(table: dict[int, float], x):
 # the kinds register themselves on import
 from neurosim.estimate import accounting, gpu, neuromorphic  # noqa: E402,F401
 
-__all__ = ["Priced", "baselines", "baselines_and_notes", "check_kind", "columns", "price_fields", "interpolate", "price", "register"]
+__all__ = ["Priced", "baselines", "baselines_and_notes", "check_kind", "columns", "price_fields",
+           "interpolate", "price", "register"]
