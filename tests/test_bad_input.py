@@ -13,6 +13,8 @@ from neurosim.hardware import profiles_dir
 
 PROFILE = yaml.safe_load((profiles_dir() / "loihi.yaml").read_text())
 CARD = yaml.safe_load((cards_dir() / "spikellm-7b.yaml").read_text())
+GPU = yaml.safe_load((profiles_dir() / "gpu-a100.yaml").read_text())
+_OVERHEAD = "gpu.serving.step_overhead_ms"
 
 
 def _set(data: dict, path: str, value) -> dict:
@@ -84,6 +86,21 @@ PROFILE_CASES = [
      ["memory[0].scope", "core"]),
     ("bad barrier table key", _set(PROFILE, "chip.barrier_latency_ns.value", {0: 1.0}),
      ["chip.barrier_latency_ns.value", "count >= 1"]),
+    ("calibrated without its measurement",
+     _set(GPU, f"{_OVERHEAD}.calibrated", {"fitted_to": "22.48 ms/token"}),
+     [f"{_OVERHEAD}.calibrated.measurement", "required key is missing"]),
+    ("calibrated against no reference",
+     _set(GPU, f"{_OVERHEAD}.calibrated.measurement", "a benchmark somewhere"),
+     [f"{_OVERHEAD}.calibrated.measurement", "references", "mlenergy2023"]),
+    ("one measurement calibrates two numbers",
+     _set(GPU, "gpu.serving.power_w.calibrated.measurement",
+          GPU["gpu"]["serving"]["step_overhead_ms"]["calibrated"]["measurement"]),
+     ["gpu.serving.power_w.calibrated.measurement", f"already calibrates {_OVERHEAD}",
+      "one calibrated number per measurement"]),
+    ("serving power above the TDP", _set(GPU, "gpu.serving.power_w.value", {1: 500.0}),
+     ["gpu.serving.power_w.value[1]", "500.0", "from 55 to 400 W"]),
+    ("achieved fraction above one", _set(GPU, "gpu.serving.bandwidth_fraction.value", {1: 1.2}),
+     ["gpu.serving.bandwidth_fraction.value[1]", "1.2", "<= 1"]),
 ]
 
 CARD_CASES = [

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from neurosim._schema import iter_quantities
 from neurosim.cards import load_card
 from neurosim.graph.lower import lower
+from neurosim.hardware import list_profiles, load_profile
+from neurosim.validation import MEASUREMENTS, validate
 
 
 def _linear_macs(graph, prefix: str = "") -> int:
@@ -103,3 +106,37 @@ def test_compare_puts_the_families_side_by_side(cli):
     assert rows["lte-llama-7b"]["dense_macs"] < rows["lte-llama-7b"]["dense_equivalent_macs"]
     bad = cli("compare", "--profile", "loihi2", "spikegpt-999m")
     assert bad.code == 2 and "spikegpt-216m" in bad.err
+
+
+# --- measured hardware: neurosim beside published measurements -------------------------
+
+@pytest.fixture(scope="module")
+def validation():
+    return validate(tokens=2)
+
+
+@pytest.mark.parametrize("i", range(len(MEASUREMENTS)))
+def test_measured_check_within_its_band(validation, i):
+    r = validation.iloc[i]
+    assert r["low"] <= r["ratio"] <= r["high"], (r["check"], r["neurosim"], r["measured"])
+
+
+def test_every_calibrated_number_is_claimed_by_exactly_one_check():
+    # a profile number marked calibrated: names the check it was fitted to, and no check
+    # claims a number that is not marked (the table's in/out-of-sample column holds)
+
+    marked = {(p, ".".join(map(str, path)))
+              for p in list_profiles()
+              for path, q in iter_quantities(load_profile(p)) if q.calibrated is not None}
+    claimed = [(m.profile, m.calibrates) for m in MEASUREMENTS if m.calibrates]
+    assert sorted(claimed) == sorted(marked)
+    assert len(set(claimed)) == len(claimed)
+
+
+def test_validate_cli_prints_every_check(cli):
+    res = cli("validate", "--tokens", "1", "--json")
+    assert res.code == 0, res.err
+    rows = res.json()["checks"]
+    assert [r["check"] for r in rows] == [m.check for m in MEASUREMENTS]
+    assert all(r["ok"] for r in rows)
+    assert {r["sample"] == "out" for r in rows} == {True, False}
