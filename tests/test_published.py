@@ -124,7 +124,6 @@ def test_measured_check_within_its_band(validation, i):
 def test_every_calibrated_number_is_claimed_by_exactly_one_check():
     # a profile number marked calibrated: names the check it was fitted to, and no check
     # claims a number that is not marked (the table's in/out-of-sample column holds)
-
     marked = {(p, ".".join(map(str, path)))
               for p in list_profiles()
               for path, q in iter_quantities(load_profile(p)) if q.calibrated is not None}
