@@ -246,8 +246,12 @@ def translate(
     # A misspelt key also makes its correct name "missing": report the spelling first.
     err = min(errors, key=lambda e: e["type"] != "extra_forbidden")
     raw_loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    loc, valid = _clean_loc(model, raw_loc)
     ctx = err.get("ctx") or {}
+    if raw_loc and raw_loc[-1] == "[key]":  # a mapping's key, not its value, is wrong
+        loc, _ = _clean_loc(model, raw_loc[:-1])
+        return error(file, _key_path(loc), "not an allowed key", got=loc[-1],
+                     expected=f"one of {ctx.get('expected', '')}".strip())
+    loc, valid = _clean_loc(model, raw_loc)
     inner = ctx.get("error")
     if isinstance(inner, _LocatedValueError):
         return error(file, _key_path(inner.loc), inner.problem, got=inner.value,

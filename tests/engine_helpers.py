@@ -21,8 +21,10 @@ def q(value, note="test value"):
 
 def make_profile(*, neurons=64, fan_in=64, mem_kib=64.0, state_bits=8, cores=4, mesh=(2, 2),
                  chips="auto", max_chips=16, payload=8, routing="unicast",
-                 update="time_driven", lanes=1, dram=True, **energies) -> NeuromorphicProfile:
-    """A neuromorphic profile with round numbers (pJ, ns) unless overridden."""
+                 update="time_driven", lanes=1, dram=True, placement=None,
+                 **energies) -> NeuromorphicProfile:
+    """A neuromorphic profile with round numbers (pJ, ns) unless overridden; ``placement``:
+    op kinds run on the neuro-cores (default none)."""
     d = copy.deepcopy(BASE)
     d["name"] = "test"
     core = d["core"]
@@ -52,6 +54,12 @@ def make_profile(*, neurons=64, fan_in=64, mem_kib=64.0, state_bits=8, cores=4, 
         levels.append({"name": "dram", "scope": "system", "read_energy_pj_per_bit": q(20.0),
                        "write_energy_pj_per_bit": q(20.0), "bandwidth_gb_s": q(1.0)})
     d["memory"] = levels
+    d["programmable_ops"] = {
+        "kinds": ["norm", "residual", "dequantize", "silu_gate"],
+        "ops": {"mac_energy_pj": q(8.0), "add_energy_pj": q(8.0), "mul_energy_pj": q(8.0),
+                "special_energy_pj": q(16.0)},
+        "op_latency_ns": q(2.0), "state_bits": q(24)}
+    d["dense_placement"] = {k: "neuro_cores" for k in placement or ()}
     return NeuromorphicProfile.model_validate(d)
 
 

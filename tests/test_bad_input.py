@@ -14,6 +14,7 @@ from neurosim.hardware import profiles_dir
 PROFILE = yaml.safe_load((profiles_dir() / "loihi.yaml").read_text())
 CARD = yaml.safe_load((cards_dir() / "spikellm-7b.yaml").read_text())
 GPU = yaml.safe_load((profiles_dir() / "gpu-a100.yaml").read_text())
+LOIHI2 = yaml.safe_load((profiles_dir() / "loihi2.yaml").read_text())
 _OVERHEAD = "gpu.serving.step_overhead_ms"
 
 
@@ -99,6 +100,13 @@ PROFILE_CASES = [
       "one calibrated number per measurement"]),
     ("serving power above the TDP", _set(GPU, "gpu.serving.power_w.value", {1: 500.0}),
      ["gpu.serving.power_w.value[1]", "500.0", "from 55 to 400 W"]),
+    ("placement the cores cannot run", _set(PROFILE, "dense_placement", {"norm": "neuro_cores"}),
+     ["dense_placement.norm", "cannot run norm ops", "no programmable_ops section"]),
+    ("placement of an unknown kind", _set(PROFILE, "dense_placement", {"matmul": "dense_unit"}),
+     ["dense_placement.matmul", "'matmul'"]),
+    ("softmax on loihi2's cores",
+     _set(LOIHI2, "dense_placement", {**LOIHI2["dense_placement"], "softmax": "neuro_cores"}),
+     ["dense_placement.softmax", "cannot run softmax ops", "dense_unit, or one of"]),
     ("achieved fraction above one", _set(GPU, "gpu.serving.bandwidth_fraction.value", {1: 1.2}),
      ["gpu.serving.bandwidth_fraction.value[1]", "1.2", "<= 1"]),
 ]

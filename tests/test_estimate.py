@@ -251,6 +251,50 @@ def test_dense_units_scale_with_the_chips_that_host_them():
     assert host_cols["latency_s:transfer"] == pytest.approx(4 * 16 / 8 / 1e9, rel=1e-12)
 
 
+def test_placed_ops_run_on_the_neuro_cores():
+    # 1,000 adds of kind residual after a 4 -> 4 block on one core.  On the dense unit:
+    # 1,000 x 0.9 pJ, 1000 / (6 x 1e8) s, and the block's 4 partial sums x 16 bits go to it.
+    # On the neuro-cores (8 pJ, 2 ns per op, 24 bits of state read and written per op): no
+    # dense-unit work, 1000 x 2 ns on the one core, no transfer (no merges, the next stage
+    # is all placed), 1000 x 24 x (0.25 + 0.5) pJ more core-memory traffic.
+    graph = _with_dense(one_layer(4, 4), 1000)
+    unit = make_profile()
+    cores = make_profile(placement=["residual"])
+    c, on_unit = replay(graph, unit, codes([1, 1, 0, 1]))
+    c2, on_cores = replay(graph, cores, codes([1, 1, 0, 1]))
+    assert c.meta["mapping"]["cores"] == c2.meta["mapping"]["cores"] == 1
+    assert on_unit["energy_j:dense"] == pytest.approx(1000 * 0.9e-12, rel=1e-12)
+    assert on_unit["energy_j:programmable"] == 0.0
+    assert on_unit["latency_s:dense"] == pytest.approx(1000 / 6e8, rel=1e-12)
+    assert on_unit["energy_j:transfer"] > 0 and on_unit["latency_s:transfer"] > 0
+    assert on_cores["energy_j:dense"] == 0.0
+    assert on_cores["energy_j:programmable"] == pytest.approx(1000 * 8e-12, rel=1e-12)
+    assert on_cores["latency_s:dense"] == pytest.approx(1000 * 2e-9, rel=1e-12)
+    assert on_cores["energy_j:transfer"] == on_cores["latency_s:transfer"] == 0.0
+    assert on_cores["energy_j:memory:sram"] - on_unit["energy_j:memory:sram"] == pytest.approx(
+        1000 * 24 * 0.75e-12, rel=1e-9)
+    for k in ("energy_j:synapses", "energy_j:neurons", "energy_j:noc", "latency_s:spiking"):
+        assert on_cores[k] == on_unit[k]
+    res = neurosim.run("spikellm-tiny", cores, tokens=1, baselines=())
+    assert res.mapping["dense_placement"]["residual"] == "neuro_cores"
+    assert res.mapping["dense_placement"]["softmax"] == "dense_unit"
+
+
+def test_placement_is_a_price_and_reprices_exactly():
+    # the counters do not depend on where the non-spiking ops run: a run on one placement
+    # re-priced on the other equals a fresh run there
+    unit = make_profile(max_chips=64)
+    cores = make_profile(max_chips=64, placement=["norm", "residual", "dequantize",
+                                                              "silu_gate"])
+    a = neurosim.run("spikellm-tiny", unit, tokens=2, baselines=())
+    fresh = neurosim.run("spikellm-tiny", cores, tokens=2, baselines=())
+    again = neurosim.reprice(a, cores, baselines=())
+    for col in fresh.tokens:
+        assert again.tokens[col].to_numpy() == pytest.approx(fresh.tokens[col].to_numpy(),
+                                                             rel=1e-12, abs=0), col
+    assert fresh.tokens["energy_j:dense"].mean() < a.tokens["energy_j:dense"].mean()
+
+
 def test_link_bandwidth_bounds_the_stage():
     # Codes [1, 1, 0, 1]: 3 events, each sent from chip 0 to the row tile on chip 1: 3 exits
     # over chip 0's one link (2 x 1 chip grid).  Step: sending core 3 x 1 + 6 x 2 + 2 x 4 +

@@ -73,3 +73,15 @@ def test_generic_45nm_is_the_literature_accounting():
     assert p.kind == "accounting"
     assert p.ops.ac_energy_pj.value == 0.9
     assert p.ops.mac_energy_pj.value == 4.6
+
+
+def test_every_kind_of_non_spiking_op_can_be_placed():
+    # a profile's dense_placement names op kinds; every kind a shipped card lowers to is one
+    from typing import get_args
+
+    from neurosim.cards import list_cards, load_card
+    from neurosim.graph.lower import lower
+    from neurosim.hardware.schema import DenseKind
+
+    kinds = {op.kind for name in list_cards() for op in lower(load_card(name)).dense_ops}
+    assert kinds <= set(get_args(DenseKind)), kinds - set(get_args(DenseKind))

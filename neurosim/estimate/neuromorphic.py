@@ -11,8 +11,12 @@ links           chip crossings x message_bits x link energy per bit
 memory:<level>  bits read/written x energy per bit: weights per synop (b_w bits), neuron
                 state per update (read + write), KV cache (read p positions, write one),
                 dense-unit parameters
-transfer        partial sums moved from cores to the dense units (16 bits each)
+transfer        partial sums moved from cores to the dense units (16 bits each), unless the
+                block merges none and the next stage's non-spiking ops all run on the cores
 dense           dense-unit scalar ops x energy per op class
+programmable    non-spiking ops the profile places on the neuro-cores (``dense_placement``)
+                x the programmable neurons' energy per op class; their neuron state
+                (``state_bits`` read and written per op) is core memory traffic
 static          chips x static power x latency / batch (the system's time per token)
 ==============  =============================================================================
 
@@ -23,7 +27,8 @@ and at least its off-core memory time and its chip-link time; ``latency_s:spikin
 bound by memory or links (the bits of messages that
 leave their sending chips over that chip's links, at ``system.link.bandwidth_gbit_s`` each).
 A dense stage takes max(ops / (dense units x throughput), parameter bytes / bandwidth) plus
-the transfer of partial sums.  Dense units and their transfer bandwidth are per chip
+the transfer of partial sums, plus its placed ops x ``op_latency_ns`` spread over the
+cores the mapping uses.  Dense units and their transfer bandwidth are per chip
 (``dense_unit.location: chip``, times the chips used) or in total (``host``).  With layer
 pipelining across tokens (a profile option) a new token enters every ``bottleneck_s`` = the
 slowest stage's time; latency per token is unchanged.
@@ -146,16 +151,23 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
         write[:, kv_level] += m["kv_layers"] * kv_bits
     param_bytes = c["param_bytes"]
     read[:, dense_level] += param_bytes.sum(axis=1) * 8
+    prog = programmable_ops(c, p)                                    # (T, G, C)
+    ops = c["dense_ops"] - prog                                      # the dense units'
+    pg = p.programmable_ops
+    if pg is not None:
+        state = prog.sum(axis=(1, 2)) * int(pg.state_bits.value)
+        read[:, 0] += state
+        write[:, 0] += state
     mem_j = (read * read_pj + write * write_pj) * PJ
     for i, lv in enumerate(p.memory):
         e[f"memory:{lv.name}"] = mem_j[:, i]
-    out_bits = float((c["block_out_values"] * ACTIVATION_BITS).sum())
-    e["transfer"] = np.full(T, out_bits * float(p.dense_unit.transfer_energy_pj_per_bit) * PJ)
+    moved = _transfers(c, ops, prog)                                 # (T, B)
+    out_bits = moved * c["block_out_values"] * ACTIVATION_BITS
+    e["transfer"] = out_bits.sum(axis=1) * float(p.dense_unit.transfer_energy_pj_per_bit) * PJ
     du = p.dense_unit
-    op_pj = np.array([float(du.ops.mac_energy_pj), float(du.ops.add_energy_pj),
-                      float(du.ops.mul_energy_pj), float(du.ops.special_energy_pj)])
-    ops = c["dense_ops"]                                             # (T, G, C)
-    e["dense"] = ops.sum(axis=1) @ op_pj * PJ
+    e["dense"] = ops.sum(axis=1) @ _class_pj(du.ops) * PJ
+    if pg is not None:
+        e["programmable"] = prog.sum(axis=1) @ _class_pj(pg.ops) * PJ
 
     # time
     busy_w = np.array([float(k.event_in_latency_ns), float(k.synop_latency_ns) / int(k.synapse_lanes.value),
@@ -182,10 +194,12 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
     scale = dense_scale(c, p)
     dense_flop_s = float(du.units.value) * scale * float(du.throughput_gflop_s) * 1e9
     dense_s = np.maximum(ops.sum(axis=2) / dense_flop_s, param_bytes / bw[dense_level])
-    xfer = np.zeros(n_st)
-    np.add.at(xfer, stage, c["block_out_values"] * ACTIVATION_BITS / 8
-              / (float(du.transfer_bandwidth_gb_s) * scale * 1e9))
-    total_s = spiking_s + dense_s + xfer[None, :]
+    if pg is not None:  # on every core the mapping uses, in parallel
+        dense_s = dense_s + (prog.sum(axis=2) * float(pg.op_latency_ns) * NS
+                             / int(m["mapping"]["cores"]))
+    xfer = _stage_sum(out_bits / 8 / (float(du.transfer_bandwidth_gb_s) * scale * 1e9),
+                      stage, n_st)
+    total_s = spiking_s + dense_s + xfer
     bottleneck = total_s.max(axis=1, initial=0.0)
     latency = _latency(total_s.sum(axis=1), bottleneck, int(m.get("batch", 1)),
                        p.execution.layer_pipelining)
@@ -197,7 +211,7 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
         "bottleneck_s": bottleneck,
         "latency_s:spiking": spiking_s.sum(axis=1),
         "latency_s:dense": dense_s.sum(axis=1),
-        "latency_s:transfer": np.full(T, xfer.sum()),
+        "latency_s:transfer": xfer.sum(axis=1),
         "latency_s:spiking:noc": noc_s.sum(axis=1),
         "latency_s:spiking:barrier": barrier_s.sum(axis=1),
     }
@@ -213,7 +227,8 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
     if p.execution.layer_pipelining:
         notes.append("layer pipelining: tokens_per_s_pipelined = 1 / slowest stage time")
     return Priced(cols, sum(per_block.values()),
-                  {"dense_units": int(du.units.value) * scale}, notes, total_s)
+                  {"dense_units": int(du.units.value) * scale,
+                   "dense_placement": placement(c, p)}, notes, total_s)
 
 
 def _latency(pass_s: np.ndarray, bottleneck_s: np.ndarray, batch: int,
@@ -226,6 +241,52 @@ def _latency(pass_s: np.ndarray, bottleneck_s: np.ndarray, batch: int,
     return np.maximum(pass_s, batch * bottleneck_s)
 
 
+def _class_pj(costs) -> np.ndarray:
+    """(C,) picojoules per scalar op of each class of a :class:`DenseOpCosts`."""
+    return np.array([float(costs.mac_energy_pj), float(costs.add_energy_pj),
+                     float(costs.mul_energy_pj), float(costs.special_energy_pj)])
+
+
+def programmable_ops(c: Counters, p: NeuromorphicProfile) -> np.ndarray:
+    """(T, G, C) the non-spiking ops of the kinds ``p`` places on its neuro-cores."""
+    out = np.zeros(c["dense_ops"].shape)
+    placed = set(p.placed_on_cores())
+    kinds = c.meta.get("dense_kinds")
+    if not placed & set(kinds or ()):
+        return out
+    attended = (c["count_position"] + 1.0)[:, None, None]
+    for i, kind in enumerate(kinds):
+        if kind in placed:
+            fixed, per_position = c["kind_ops"][i, ..., 0], c["kind_ops"][i, ..., 1]
+            out += fixed[None] + per_position[None] * attended
+    return out
+
+
+def _transfers(c: Counters, dense_ops: np.ndarray, prog: np.ndarray) -> np.ndarray:
+    """(T, B) 1 where a block's outputs go to the dense units, else 0: always, unless the
+    block has no partial sums to merge and every non-spiking op of the next stage runs on
+    the neuro-cores (the stage's own merge adds aside)."""
+    stage = c["block_stage"]
+    out = np.ones((c.tokens, len(stage)))
+    if not prog.any():
+        return out
+    n_st = dense_ops.shape[1]
+    merge = np.bincount(stage, weights=c["block_merge_adds"], minlength=n_st)
+    unit_work = dense_ops.sum(axis=2) - merge[None, :]               # (T, G) beyond merges
+    nxt = np.minimum(stage + 1, n_st - 1)
+    on_cores = (prog.sum(axis=2)[:, nxt] > 0) & (unit_work[:, nxt] <= 0) & (stage + 1 < n_st)
+    out[on_cores & (c["block_merge_adds"] == 0)[None, :]] = 0.0
+    return out
+
+
+def placement(c: Counters, p: NeuromorphicProfile) -> dict[str, str]:
+    """Where each kind of non-spiking op of the run's graph runs: ``neuro_cores`` or
+    ``dense_unit``."""
+    placed = set(p.placed_on_cores())
+    return {k: "neuro_cores" if k in placed else "dense_unit"
+            for k in c.meta.get("dense_kinds", [])}
+
+
 def _no_baseline(c: Counters, p: NeuromorphicProfile) -> list:
     return []
 
@@ -233,7 +294,7 @@ def _no_baseline(c: Counters, p: NeuromorphicProfile) -> list:
 def _columns(p: NeuromorphicProfile) -> list[str]:
     levels = [lv.name for lv in p.memory]
     parts = ["synapses", "neurons", "spikes", "noc", "links", *[f"memory:{n}" for n in levels],
-             "transfer", "dense", "static"]
+             "transfer", "dense", *(["programmable"] if p.programmable_ops else []), "static"]
     return ["energy_j", "latency_s", "bottleneck_s", "latency_s:spiking", "latency_s:dense",
             "latency_s:transfer", "latency_s:spiking:noc", "latency_s:spiking:barrier",
             *[f"memory_bytes:{n}" for n in levels],
@@ -251,6 +312,9 @@ def _fields(p: NeuromorphicProfile) -> dict[str, list[str]]:
                                  f"memory.{lv.name}.write_energy_pj_per_bit"] for lv in p.memory},
         "transfer": ["dense_unit.transfer_energy_pj_per_bit"],
         "dense": [f"dense_unit.ops.{k}_energy_pj" for k in ("mac", "add", "mul", "special")],
+        **({"programmable": [f"programmable_ops.ops.{k}_energy_pj"
+                             for k in ("mac", "add", "mul", "special")]}
+           if p.programmable_ops else {}),
         "static": ["chip.static_power_mw"],
     }
 

@@ -34,6 +34,12 @@ NeuronModel = Literal["gif", "lif", "if", "ternary"]
 DenseOp = Literal["mac", "add", "mul", "special"]
 """Dense operation classes: multiply-accumulate, add, multiply, and special functions
 (exp, division, reciprocal square root, sigmoid), each counted per scalar operation."""
+DenseKind = Literal["embedding", "norm", "quantize", "dequantize", "rope", "residual",
+                    "silu_gate", "softmax", "attention", "linear", "lm_head", "router",
+                    "activation", "token_shift", "wkv", "gate", "readout"]
+"""What a non-spiking operation of a compiled graph does (its ``kind``): the unit of
+placement between programmable neurons and the dense unit."""
+Unit = Literal["neuro_cores", "dense_unit"]
 
 
 class Link(Strict):
@@ -147,6 +153,19 @@ class DenseUnit(Strict):
         description="between cores and dense units; per chip if location is chip")
 
 
+class ProgrammableOps(Strict):
+    """Non-spiking operations the neuro-cores run as programmable (microcode) neurons.
+
+    A placed op's scalar ops run on the cores the mapping uses, in parallel, each costing
+    its class's energy and ``op_latency_ns`` of one core; each reads and writes
+    ``state_bits`` of neuron state in the core's memory."""
+
+    kinds: list[DenseKind] = Field(min_length=1)
+    ops: DenseOpCosts
+    op_latency_ns: Quantity[float]
+    state_bits: Quantity[int]
+
+
 class Execution(Strict):
     """Execution options."""
 
@@ -205,9 +224,22 @@ class NeuromorphicProfile(_ProfileBase):
     network: Network
     memory: list[MemoryLevel] = Field(min_length=1)
     dense_unit: DenseUnit
+    programmable_ops: ProgrammableOps | None = None
+    dense_placement: dict[DenseKind, Unit] = Field(
+        default_factory=dict,
+        description="where each kind of non-spiking op runs (default: the dense unit)")
     execution: Execution = Execution()
 
     def _check_consistency(self) -> None:
+        can = set(self.programmable_ops.kinds) if self.programmable_ops is not None else set()
+        for kind, unit in self.dense_placement.items():
+            if unit == "neuro_cores" and kind not in can:
+                raise _LocatedValueError(
+                    ("dense_placement", kind), unit,
+                    f"the neuro-cores cannot run {kind} ops",
+                    f"dense_unit, or one of the programmable_ops.kinds "
+                    f"({', '.join(sorted(can)) or 'none: no programmable_ops section'}) "
+                    "on neuro_cores")
         cols_rows = self.chip.core_mesh.value
         if len(cols_rows) != 2 or cols_rows[0] * cols_rows[1] < self.chip.cores.value:
             raise _LocatedValueError(
@@ -240,6 +272,10 @@ class NeuromorphicProfile(_ProfileBase):
         if len(set(names)) != len(names):
             raise _LocatedValueError(("memory",), names, "memory level names repeat",
                                      "unique names")
+
+    def placed_on_cores(self) -> list[str]:
+        """The kinds of non-spiking op this profile runs on its neuro-cores."""
+        return sorted(k for k, u in self.dense_placement.items() if u == "neuro_cores")
 
     def core_memory_kib(self) -> float:
         """Capacity of one core's own memory, KiB."""

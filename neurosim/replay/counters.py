@@ -29,8 +29,11 @@ gated_delta          (T, 3)  what gating changes against the dense model: MACs, 
 firing_rate          (T,)    events per LIF neuron (SpikeGPT's accounting), NaN otherwise
 ===================  ======  ===============================================================
 
-Per block (``block_*``, (B,)): stage, level, weight_bits, out_values, chips, cores,
-src_links, steps; ``kv_block_stages``: the stage of each attention block.
+Per block (``block_*``, (B,)): stage, level, weight_bits, out_values, merge_adds, chips, cores,
+src_links, steps; ``kv_block_stages``: the stage of each attention block.  ``kind_ops``
+(K, G, C, 2): the ungated non-spiking ops of each kind (``meta["dense_kinds"]``) per stage
+and class, fixed and per attended position (a token at position ``p`` runs ``fixed +
+per_position x (p + 1)``): what a placement moves off the dense units.
 """
 
 from __future__ import annotations
@@ -153,6 +156,8 @@ class _DenseCounts:
         self.per_pos = np.zeros((n_st, len(OP_CLASSES)))
         self.param_bytes = np.zeros(n_st)
         self.gated = [(stage_of[op.name], op) for op in graph.dense_ops if op.gated_by is not None]
+        self.kinds = sorted({op.kind for op in graph.dense_ops if op.gated_by is None})
+        self.kind_ops = np.zeros((len(self.kinds), n_st, len(OP_CLASSES), 2))
         for op in graph.dense_ops:
             if op.gated_by is not None:
                 continue
@@ -160,6 +165,8 @@ class _DenseCounts:
             for j, k in enumerate(OP_CLASSES):
                 self.fixed[s, j] += op.ops.get(k, 0)
                 self.per_pos[s, j] += op.ops_per_position.get(k, 0)
+                self.kind_ops[self.kinds.index(op.kind), s, j] += (op.ops.get(k, 0),
+                                                                    op.ops_per_position.get(k, 0))
             self.param_bytes[s] += op.param_bytes
         self.merge = (np.zeros(n_st) if plan is None else
                       np.bincount(plan.block_stage, weights=plan.block_merge_adds, minlength=n_st))
@@ -323,9 +330,11 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
     arrays.update({
         "block_stage": plan.block_stage, "block_level": plan.block_level,
         "block_weight_bits": plan.block_weight_bits, "block_out_values": plan.block_out_values,
+        "block_merge_adds": plan.block_merge_adds,
         "block_chips": plan.block_chips, "block_cores": plan.block_cores,
         "block_src_links": plan.block_src_links, "block_steps": plan.block_steps,
         "kv_block_stages": plan.block_stage[np.unique(plan.chunk_block[plan.chunk_kv])],
+        "kind_ops": dc.kind_ops,
     })
     kv = graph.kv_cache
     info = {
@@ -333,6 +342,7 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
         "stage_layers": [_stage_layer(names) for names in graph.stages],
         "blocks": [{"layer": b.layer, "site": b.site, "name": b.name} for b in graph.blocks],
         "group_models": sorted({g.model for g in graph.groups}),
+        "dense_kinds": dc.kinds,
         "kv_bits_per_position": 0 if kv is None else kv.bits_per_position(),
         "kv_layers": 0 if kv is None else kv.layers,
         "context": context,
