@@ -60,6 +60,11 @@ BAD_SPECS = [
      "no such key in model card spikegpt-46m", None),
     ({"axes": {"core.synop_energy_pj": [1.0]}}, "starts with 'profile.' or 'model.'", None),
     ({"baselines": ["loihi2"]}, "baselines[0]: a baseline is a GPU profile", None),
+    ({"axes": {"profile.dense_placement.softmax": ["neuro_cores", "dense_unit"]}},
+     "axes.profile.dense_placement.softmax: 'neuro_cores' does not fit profile loihi2: the "
+     "neuro-cores cannot run softmax ops", "dense_unit, or one of"),
+    ({"axes": {"profile.dense_placement.norm": ["neuro_cores", 1.0]}},
+     "axis values are numbers (or all names of a choice)", None),
 ]
 
 
@@ -244,6 +249,32 @@ def test_replays_are_shared_by_price_only_points(tmp_path, monkeypatch):
     assert len(frame) == 24 and len(n) == 4
     frame = sweep(path, scheduler="inline", reuse=False)
     assert len(n) == 4 + 24
+
+
+def test_placement_is_a_choice_axis_sharing_one_replay(tmp_path, monkeypatch):
+    """Where the norms run is a price: 2 placements x 2 static powers, one replay; the
+    placed points equal fresh runs on the edited profile."""
+    n = []
+    real = engine.replay
+    monkeypatch.setattr(engine, "replay", lambda *a: n.append(a) or real(*a))
+    path = write_spec(tmp_path, axes={
+        "profile.dense_placement.norm": ["neuro_cores", "dense_unit"],
+        "profile.chip.static_power_mw": [10.0, 100.0]})
+    f = sweep(path, scheduler="inline")
+    assert len(f) == 4 and len(n) == 1 and (f["status"] == "ok").all()
+    assert f["profile.dense_placement.norm"].tolist() == ["neuro_cores", "neuro_cores",
+                                                          "dense_unit", "dense_unit"]
+    on, off = f.iloc[0], f.iloc[2]
+    assert on["energy_j:dense"] < off["energy_j:dense"]
+    assert on["energy_j:programmable"] > off["energy_j:programmable"]
+    d = to_plain(load_profile("loihi2"))
+    d["dense_placement"]["norm"] = "dense_unit"
+    d["chip"]["static_power_mw"]["value"] = 10.0
+    d["name"] = "loihi2"
+    edited = tmp_path / "loihi2.yaml"
+    edited.write_text(yaml.safe_dump(d, sort_keys=False))
+    fresh = neurosim.run(TINY, load_profile(edited), tokens=2).per_token()["energy_j"]
+    assert off["energy_j"] == pytest.approx(fresh, rel=1e-12)
 
 
 def test_invalid_points_fail_with_the_schema_message(tmp_path):

@@ -13,10 +13,12 @@ located line per error)::
       profile.chip.static_power_mw: {log: [1, 1000], points: 7}
       profile.memory.core_sram.capacity_kib: [96, 192]    # memory levels by name
       model.spiking.salient_fraction: [0.05, 0.1]
+      profile.dense_placement.norm: [neuro_cores, dense_unit]   # a choice: names
     sample: grid                   # grid | zip | {random: N, seed: S}
 
 An axis path names a number of every profile (``profile.``) or card (``model.``) of the
-spec; a table entry is named by its key (``profile.chip.barrier_latency_ns.128``).
+spec; a table entry is named by its key (``profile.chip.barrier_latency_ns.128``).  An axis
+of names is a choice: each name must make a valid profile or card of every one named.
 """
 
 from __future__ import annotations
@@ -130,10 +132,15 @@ class SweepSpec(Strict):
                 if not values:
                     raise _LocatedValueError(("axes", path), values, "axis has no values",
                                              "a non-empty list, or {log|linear: [lo, hi], points: n}")
-                for v in values:
-                    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                        raise _LocatedValueError(("axes", path), v, "axis values are numbers",
-                                                 "finite numbers")
+                if all(isinstance(v, str) for v in values):  # a choice, e.g. a placement
+                    pass
+                else:
+                    for v in values:
+                        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                            raise _LocatedValueError(("axes", path), v, "axis values are numbers "
+                                                     "(or all names of a choice)",
+                                                     "finite numbers, or names such as "
+                                                     "neuro_cores and dense_unit")
                 if len(set(values)) != len(values):
                     raise _LocatedValueError(("axes", path), values, "axis values repeat",
                                              "distinct values")
@@ -149,14 +156,16 @@ class Sweep:
     cards: dict[str, ModelCard]
     profiles: dict[str, Profile]
     baselines: tuple[Profile, ...]
-    axes: dict[str, list[float]]
+    axes: dict[str, list[float] | list[str]]
     extra: dict[str, Any] = field(default_factory=dict)
     """What else decides the points (a sensitivity study's factor); part of the identity."""
     record: tuple[tuple[str, str], ...] | None = None
     """(name, type) of the input columns, when points record other than their axes."""
 
     def inputs(self) -> list[tuple[str, str]]:
-        return list(self.record) if self.record is not None else [(a, "float") for a in self.axes]
+        if self.record is not None:
+            return list(self.record)
+        return [(a, "str" if isinstance(v[0], str) else "float") for a, v in self.axes.items()]
 
     @property
     def sha256(self) -> str:
@@ -202,9 +211,13 @@ def load_spec(ref: str | Path | dict, *, file: str | None = None) -> Sweep:
         prof = _load(load_profile, name, file, f"profiles[{i}]")
         profiles[prof.name] = prof
     baselines = load_baselines(spec.baselines, file)
-    axes = {}
+    axes: dict[str, list] = {}
     for path, values in spec.axes.items():
         scope, rest = path.split(".", 1)
+        if isinstance(values, list) and all(isinstance(v, str) for v in values):
+            _check_choice(path, values, cards, profiles, file)
+            axes[path] = list(values)
+            continue
         docs = ({n: to_plain(p) for n, p in profiles.items()} if scope == "profile"
                 else {n: to_plain(c) for n, c in cards.items()})
         for name, doc in docs.items():
@@ -281,6 +294,26 @@ def locate(doc: dict, path: str) -> tuple[list, Any]:
     if _is_quantity(node):
         node, keys = node["value"], [*keys, "value"]
     return keys, node
+
+
+def _check_choice(path: str, values: list[str], cards: dict[str, ModelCard],
+                  profiles: dict[str, Profile], file: str) -> None:
+    """Refuse a choice axis unless every value makes a valid card or profile of every one
+    the spec names (e.g. ``profile.dense_placement.norm: [neuro_cores, dense_unit]``)."""
+    from neurosim.sweeps.points import build
+
+    scope = path.split(".", 1)[0]
+    bases = profiles if scope == "profile" else cards
+    for name, base in bases.items():
+        for v in values:
+            try:
+                if scope == "profile":
+                    build(next(iter(cards.values())), base, {path: v})
+                else:
+                    build(base, next(iter(profiles.values())), {path: v})
+            except InputError as exc:
+                raise SpecError(file, f"axes.{path}", f"{v!r} does not fit {scope} {name}: "
+                                f"{exc.problem}", got=v, expected=exc.expected) from None
 
 
 def check_number(doc: dict, path: str, *, file: str, key: str, where: str) -> None:
