@@ -34,7 +34,7 @@ from neurosim.traffic.simulated import SimulatedTraffic
 
 Progress = Callable[[str, int, int], None]
 
-BASELINES = ("gpu-a100", "gpu-h100", "generic-45nm")
+BASELINES = ("gpu-a100", "gpu-h100", "jetson-orin-nano", "generic-45nm")
 
 
 def dense_counterpart(card: ModelCard) -> ModelCard:

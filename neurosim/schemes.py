@@ -16,6 +16,7 @@ from typing import Any
 from neurosim.cards import ModelCard
 from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
+from neurosim.traffic.absmax import AbsmaxTraffic
 from neurosim.traffic.fitted import FittedTraffic, load_fit
 from neurosim.traffic.rates import RateTraffic, RecordedTraffic, layer_rates
 from neurosim.traffic.synthetic import SyntheticTraffic
@@ -172,6 +173,15 @@ def _lte_real(r: Request) -> RecordedTraffic:
 
 
 register(Scheme("lte", {"synthetic": _lte_synthetic, "real": _lte_real}))
+
+# --- MatMul-free LM (BitLinear) -----------------------------------------------------------
+
+
+def _bitlinear_synthetic(r: Request) -> AbsmaxTraffic:
+    return AbsmaxTraffic(r.graph, r.card.spiking.activation_bits, r.seed)
+
+
+register(Scheme("bitlinear", {"synthetic": _bitlinear_synthetic}))
 
 # --- dense ------------------------------------------------------------------------------
 

@@ -27,7 +27,9 @@ class Measurement:
 
     ``band``: (lowest, highest) allowed ratio of neurosim's figure to ``measured``;
     ``calibrates``: the dotted path of the profile number fitted to this measurement, or
-    None (out of sample); ``position`` and ``batch``: the decode the run replays."""
+    None (out of sample); ``gap``: why neurosim is known to fall outside the band (the
+    check is reported, and the tests hold it outside until the reason is fixed);
+    ``position`` and ``batch``: the decode the run replays."""
 
     check: str
     source: str
@@ -38,6 +40,7 @@ class Measurement:
     measured: float
     band: tuple[float, float]
     calibrates: str | None = None
+    gap: str | None = None
     position: int = 256
     batch: int = 1
 
@@ -49,6 +52,11 @@ _MLENERGY_SETUP = ("1x A100 80 GB, batch 1, FP16, PyTorch 2.0.1 + FastChat, ~3,0
 _ABREU = ("Abreu et al. 2025, arXiv 2503.18002, Jetson Orin Nano baseline, as quoted by "
           "secondary notes (the paper's table could not be read offline)")
 _ABREU_SETUP = "Jetson Orin Nano, Qwen2-500M, batch 1 (precision, stack, power mode not stated)"
+_LOIHI = ("Abreu et al. 2025, arXiv 2503.18002, and Zhu et al. 2024, arXiv 2406.02528, as "
+          "quoted by secondary sources (the papers' tables could not be read offline)")
+_LOIHI_SETUP = ("Loihi 2, MatMul-free LM 370M, 8-bit weights, 24-bit activations, batch 1, "
+                "generation: 59.4 tokens/s at about 4.2 W (one block measured, +20 % for "
+                "inter-chip traffic)")
 
 MEASUREMENTS: tuple[Measurement, ...] = (
     Measurement("Llama-2-7B-chat on A100, latency", _MLENERGY, _MLENERGY_SETUP, "llama-2-7b",
@@ -66,9 +74,16 @@ MEASUREMENTS: tuple[Measurement, ...] = (
                 calibrates="gpu.serving.step_overhead_ms"),
     Measurement("Qwen2-500M on Jetson Orin Nano, energy", _ABREU, _ABREU_SETUP,
                 "qwen2-0.5b", "jetson-orin-nano", "energy_j", (0.785 + 0.912) / 2, (0.5, 2.0)),
+    Measurement("MatMul-free 370M on Loihi 2, throughput", _LOIHI, _LOIHI_SETUP,
+                "matmulfree-370m", "loihi2", "tokens_per_s", 59.4, (0.5, 2.0)),
+    Measurement("MatMul-free 370M on Loihi 2, energy", _LOIHI, _LOIHI_SETUP,
+                "matmulfree-370m", "loihi2", "energy_j", 0.0708, (0.5, 2.0),
+                gap="static power: loihi2's 100 mW per chip is assumed; the measured system "
+                    "draws about 4.2 W"),
 )
 """The shipped checks.  Bands: 25 % where a number was fitted to the measurement, 1.5x for
-the data-centre GPU out of sample, 2x for the edge figures quoted second-hand."""
+the data-centre GPU out of sample, 2x for the edge and neuromorphic figures quoted
+second-hand."""
 
 
 def _figure(m: Measurement, tokens: int) -> float:
@@ -80,8 +95,9 @@ def _figure(m: Measurement, tokens: int) -> float:
 def validate(tokens: int = 4, checks: tuple[Measurement, ...] = MEASUREMENTS,
              progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
     """One row per check: check, model, profile, quantity, unit, measured, neurosim, ratio
-    (neurosim / measured), low, high, ok, sample ("in: <number fitted>" or "out"), source,
-    setup; each run replays ``tokens`` tokens from the check's position."""
+    (neurosim / measured), low, high, ok, sample ("in: <number fitted>" or "out"), gap
+    (the known reason a check falls outside, or None), source, setup; each run replays
+    ``tokens`` tokens from the check's position."""
     rows = []
     for i, m in enumerate(checks):
         if progress is not None:
@@ -93,6 +109,7 @@ def validate(tokens: int = 4, checks: tuple[Measurement, ...] = MEASUREMENTS,
                      "neurosim": got, "ratio": ratio, "low": m.band[0], "high": m.band[1],
                      "ok": bool(m.band[0] <= ratio <= m.band[1]),
                      "sample": f"in: {m.profile} {m.calibrates}" if m.calibrates else "out",
+                     "gap": m.gap,
                      "source": m.source, "setup": m.setup})
     if progress is not None:
         progress("validate", len(checks), len(checks))

@@ -91,6 +91,16 @@ class LTEScheme(Strict):
     source: str = Field(min_length=1)
 
 
+class BitLinearScheme(Strict):
+    """MatMul-free LM (Zhu et al. 2024): ternary BitLinear weights, each input quantized per
+    token to signed ``activation_bits``-bit codes (absmax), sent as graded spikes."""
+
+    scheme: Literal["bitlinear"]
+    weight_bits: Annotated[int, Field(ge=2, le=32)]
+    activation_bits: Annotated[int, Field(ge=2, le=32)]
+    source: str = Field(min_length=1)
+
+
 class DenseScheme(Strict):
     """No spiking: the dense ANN baseline."""
 
@@ -101,7 +111,7 @@ class DenseScheme(Strict):
 
 
 Scheme = Annotated[
-    SpikeLLMScheme | SpikeGPTScheme | SpikeLMScheme | LTEScheme | DenseScheme,
+    SpikeLLMScheme | SpikeGPTScheme | SpikeLMScheme | LTEScheme | BitLinearScheme | DenseScheme,
     Field(discriminator="scheme"),
 ]
 
@@ -205,6 +215,30 @@ class RwkvArchitecture(Strict):
         channel_mix = 2 * d * f + d * d + 2 * d  # key, value, receptance; 2 mixes
         norms = 2 * 2 * d
         return v * d + self.layers * (time_mix + channel_mix + norms) + 2 * d + 2 * d + v * d
+
+    def check(self) -> None:
+        """No cross-field constraints beyond positivity."""
+
+
+class MMFreeArchitecture(Strict):
+    """MatMul-free LM (HGRN-Bit): per layer an MLGRU token mixer (i, f, g, o BitLinears and
+    an element-wise recurrence) and a GLU channel mixer (gate+up, down BitLinears); RMSNorm;
+    a ternary head; no attention, no KV cache."""
+
+    layers: PositiveInt
+    d_model: PositiveInt
+    d_ffn: PositiveInt
+    vocab: PositiveInt
+    max_context: PositiveInt
+    tied_embeddings: Literal[False] = False
+    source: str = Field(min_length=1)
+
+    def parameters(self) -> int:
+        d, f, v = self.d_model, self.d_ffn, self.vocab
+        bitlinear = 4 * d * d + 2 * d * f + f * d          # i, f, g, o; gate+up; down
+        norms = 3 * d + (4 * d + d + f)                    # attn, mlp, g norms; BitLinear norms
+        per_layer = bitlinear + norms + d                  # + the forget gate's lower bound
+        return v * d + self.layers * per_layer + d + (v * d + d)  # final norm, head + its norm
 
     def check(self) -> None:
         """No cross-field constraints beyond positivity."""
@@ -335,9 +369,19 @@ class BertCard(_CardBase):
         return ("spikelm", "none")
 
 
-ModelCard = LlamaCard | RwkvCard | BertCard
+class MMFreeCard(_CardBase):
+    family: Literal["mmfree"]
+    architecture: MMFreeArchitecture
+
+    @classmethod
+    def _allowed_schemes(cls) -> tuple[str, ...]:
+        return ("bitlinear", "none")
+
+
+ModelCard = LlamaCard | RwkvCard | BertCard | MMFreeCard
 CARD_FAMILIES: dict[str, type[_CardBase]] = {
     "llama": LlamaCard,
     "rwkv": RwkvCard,
     "bert": BertCard,
+    "mmfree": MMFreeCard,
 }

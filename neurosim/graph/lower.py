@@ -22,6 +22,12 @@ WKV (d)            RWKV-4 recurrence with state (a, b, p) per channel (SpikeGPT 
 sigmoid gate (d)   special d, mul d
 squared ReLU (f)   add f (max with 0), mul f (square)
 GELU (f)           special f (erf), mul 3f, add f
+absmax quant (C)   add C (max of |x|), mul C (scale), special 1 (127 / max)
+rescale (C)        mul C (activation scale x weight scale of a BitLinear output)
+forget gate (d)    special d (sigmoid), mul d, add d (lower bound + (1 - lb) x f)
+MLGRU input (d)    special d (sigmoid), mul 2d, add d (silu(i) x (1 - f))
+recurrence (d)     mul d, add d (h = f x h_prev + i; d values of state per layer)
+swish gate (d)     special d (sigmoid), mul 2d (RMSNorm(g) x h x sigmoid(h))
 =================  ==========================================================================
 """
 
@@ -32,7 +38,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from neurosim.cards.schema import BertCard, DenseScheme, LlamaCard, ModelCard, RwkvCard, SpikeLLMScheme
+from neurosim.cards.schema import (
+    BertCard,
+    DenseScheme,
+    LlamaCard,
+    MMFreeCard,
+    ModelCard,
+    RwkvCard,
+    SpikeLLMScheme,
+)
 from neurosim.errors import NotImplementedYet
 from neurosim.graph.ir import DenseOp, EventGraph, KVCache, NeuronGroup, SynapseBlock
 
@@ -346,6 +360,101 @@ def lower_rwkv_spikegpt(card: RwkvCard) -> EventGraph:
 def lower_rwkv_dense(card: RwkvCard) -> EventGraph:
     """Dense RWKV-4: the same operations with dense residual adds."""
     return _rwkv(card, spiking=False)
+
+
+# --- mmfree (MatMul-free LM) -----------------------------------------------------------------
+
+
+def _absmax_quant(name: str, layer: int, c: int) -> DenseOp:
+    return DenseOp(name, layer, "quantize", {"add": c, "mul": c, "special": 1})
+
+
+def _rescale(name: str, layer: int, c: int) -> DenseOp:
+    return DenseOp(name, layer, "dequantize", {"mul": c})
+
+
+def _mmfree(card: MMFreeCard, spiking: bool) -> EventGraph:
+    """MatMul-free LM (HGRN-Bit, ridgerchu/matmulfreellm): per layer the MLGRU token mixer
+
+        f = lb + (1 - lb) sigmoid(W_f x),  i = silu(W_i x) (1 - f),  h = f h_prev + i,
+        o = W_o (RMSNorm(W_g x) h sigmoid(h))
+
+    and the GLU channel mixer ``W_down (silu(gate) up)``, ``[gate, up] = W_gu x``; each W a
+    BitLinear (RMSNorm, then per-token absmax quantization of its input, ternary weights).
+    Spiking: each BitLinear's input is a group of graded signed codes (the activation bits)
+    driving its ternary synapse block; i, f and g each quantize x after their own RMSNorm
+    weights, so each has its own group.  The head is a ternary BitLinear too.  Dense: every
+    projection a dense FP16 matrix-vector product.  The recurrent state (d values per
+    layer) lives with the ``recurrence`` op."""
+    a = card.architecture
+    d, f, V = a.d_model, a.d_ffn, a.vocab
+    s = card.spiking
+    wb = s.weight_bits
+    b = _Builder()
+    b.stage(DenseOp("embedding", -1, "embedding", {}, param_bytes=d * FP_BYTES))
+
+    def bitlinear(layer: int, site: str, c_in: int, outs: list[tuple[str, int]]) -> None:
+        """The stage of the BitLinears reading one input: a spiking group and blocks, or
+        dense matrix-vector products."""
+        if not spiking:
+            b.stage(*(dense_linear(f"L{layer}.{o}" if layer < a.layers else o, layer, c_in,
+                                   c_out, wb) for o, c_out in outs))
+            return
+        prefix = f"L{layer}." if layer < a.layers else ""
+        nodes: list[NeuronGroup | SynapseBlock] = []
+        for o, c_out in outs:
+            g = NeuronGroup(f"{prefix}{o}.in", layer, site, "gif", c_in, max_steps=1,
+                            salient=0, code_bits=s.activation_bits, signed=True)
+            nodes += [g, SynapseBlock(f"{prefix}{o}", layer, site, g.name, c_in, c_out, wb)]
+        b.stage(*nodes)
+
+    def into(layer: int, site: str, c: int) -> list[DenseOp]:
+        """RMSNorm of a BitLinear input, and its absmax quantization when spiking."""
+        prefix = f"L{layer}." if layer < a.layers else ""
+        ops = [rmsnorm(f"{prefix}{site}.bitnorm", layer, c)]
+        return ops + ([_absmax_quant(f"{prefix}{site}.quant", layer, c)] if spiking else [])
+
+    def out(layer: int, name: str, c: int) -> list[DenseOp]:
+        return [_rescale(name, layer, c)] if spiking else []
+
+    for L in range(a.layers):
+        b.stage(rmsnorm(f"L{L}.attn_norm", L, d), *into(L, "x", d))
+        bitlinear(L, "x", d, [("i_proj", d), ("f_proj", d), ("g_proj", d)])
+        b.stage(*out(L, f"L{L}.ifg.rescale", 3 * d),
+                DenseOp(f"L{L}.forget_gate", L, "gate", {"special": d, "mul": d, "add": d}),
+                DenseOp(f"L{L}.input_gate", L, "silu_gate", {"special": d, "mul": 2 * d, "add": d}),
+                DenseOp(f"L{L}.recurrence", L, "recurrence", {"mul": d, "add": d}),
+                rmsnorm(f"L{L}.g_norm", L, d),
+                DenseOp(f"L{L}.output_gate", L, "silu_gate", {"special": d, "mul": 2 * d}),
+                *into(L, "o", d))
+        bitlinear(L, "o", d, [("o_proj", d)])
+        b.stage(*out(L, f"L{L}.o.rescale", d), residual(f"L{L}.attn_residual", L, d),
+                rmsnorm(f"L{L}.mlp_norm", L, d), *into(L, "mlp", d))
+        bitlinear(L, "mlp", d, [("gate_proj", 2 * f)])
+        b.stage(*out(L, f"L{L}.gate.rescale", 2 * f), silu_gate(f"L{L}.glu", L, f),
+                *into(L, "down", f))
+        bitlinear(L, "down", f, [("down_proj", d)])
+        b.stage(*out(L, f"L{L}.down.rescale", d), residual(f"L{L}.mlp_residual", L, d))
+    b.stage(rmsnorm("final_norm", a.layers, d), *into(a.layers, "head", d))
+    if spiking:
+        bitlinear(a.layers, "head", d, [("lm_head", V)])
+        b.stage(DenseOp("lm_head.rescale", a.layers, "dequantize", {"mul": V, "add": V}))
+    else:
+        b.stage(DenseOp("lm_head", a.layers, "lm_head", {"mac": d * V, "add": V},
+                        param_bytes=d * V * wb / 8))
+    return EventGraph(card.name, card.family, b.groups, b.blocks, b.dense, b.stages, b.edges)
+
+
+@register("mmfree", "bitlinear")
+def lower_mmfree_bitlinear(card: MMFreeCard) -> EventGraph:
+    """MatMul-free LM with graded spikes into ternary synapses (see :func:`_mmfree`)."""
+    return _mmfree(card, spiking=True)
+
+
+@register("mmfree", "none")
+def lower_mmfree_dense(card: MMFreeCard) -> EventGraph:
+    """The MatMul-free architecture as a dense FP16 model (a GPU baseline)."""
+    return _mmfree(card, spiking=False)
 
 
 # --- bert (SpikeLM) --------------------------------------------------------------------------

@@ -36,7 +36,7 @@ DenseOp = Literal["mac", "add", "mul", "special"]
 (exp, division, reciprocal square root, sigmoid), each counted per scalar operation."""
 DenseKind = Literal["embedding", "norm", "quantize", "dequantize", "rope", "residual",
                     "silu_gate", "softmax", "attention", "linear", "lm_head", "router",
-                    "activation", "token_shift", "wkv", "gate", "readout"]
+                    "activation", "token_shift", "wkv", "gate", "readout", "recurrence"]
 """What a non-spiking operation of a compiled graph does (its ``kind``): the unit of
 placement between programmable neurons and the dense unit."""
 Unit = Literal["neuro_cores", "dense_unit"]
