@@ -8,24 +8,28 @@ import pytest
 
 import neurosim
 from neurosim.cards import load_card
+from neurosim.errors import InputError
 from neurosim.hardware import list_profiles, load_profile
 from neurosim.mapping.place import MappingError
 
 # What the mapper refuses, and the profile field that decides it: TrueNorth routes a neuron's
 # spike to one axon on one core (256 entries per core) and neurosim models no splitter
-# neurons; 13B needs more TrueNorth chips than max_chips.
+# neurons; 13B needs more TrueNorth chips than max_chips.  A Jetson's 8 GB holds no 7B model.
 REFUSED = {
-    ("spikellm-13b", "truenorth"): "system.max_chips",
-    ("spikellm-70b", "truenorth"): "core.max_fan_out",
-    ("spikegpt-216m", "truenorth"): "core.max_fan_out",
-    ("spikegpt-46m", "truenorth"): "core.max_fan_out",
-    ("lte-llama-7b", "truenorth"): "core.max_fan_out",
+    ("spikellm-13b", "truenorth"): (MappingError, "system.max_chips"),
+    ("spikellm-70b", "truenorth"): (MappingError, "core.max_fan_out"),
+    ("spikegpt-216m", "truenorth"): (MappingError, "core.max_fan_out"),
+    ("spikegpt-46m", "truenorth"): (MappingError, "core.max_fan_out"),
+    ("lte-llama-7b", "truenorth"): (MappingError, "core.max_fan_out"),
+    **{(m, "jetson-orin-nano"): (InputError, "not even batch 1 fits")
+       for m in ("spikellm-7b", "spikellm-13b", "spikellm-70b", "lte-llama-7b", "llama-7b")},
 }
 
 
 def _run_or_refused(model, profile, **kw):
     if (model, profile) in REFUSED:
-        with pytest.raises(MappingError, match=REFUSED[model, profile].replace(".", r"\.")):
+        error, field = REFUSED[model, profile]
+        with pytest.raises(error, match=field.replace(".", r"\.")):
             neurosim.run(model, profile, **kw)
         return None
     return neurosim.run(model, profile, **kw)
@@ -54,7 +58,7 @@ def test_run_every_card_on_every_profile(model, profile):
 
 
 NEW_CARDS = ["spikegpt-216m", "spikegpt-46m", "spikelm-bert-base", "lte-llama-7b", "lte-smollm2-135m",
-             "spikellm-tiny", "llama-7b"]
+             "spikellm-tiny", "llama-7b", "matmulfree-370m", "qwen2-0.5b"]
 
 
 @pytest.mark.slow

@@ -28,8 +28,9 @@ bound by memory or links (the bits of messages that
 leave their sending chips over that chip's links, at ``system.link.bandwidth_gbit_s`` each).
 A dense stage takes max(ops / (dense units x throughput), parameter bytes / bandwidth) plus
 the transfer of partial sums, plus its placed ops x ``op_latency_ns`` spread over the
-cores the mapping uses.  Dense units and their transfer bandwidth are per chip
-(``dense_unit.location: chip``, times the chips used) or in total (``host``).  With layer
+cores the mapping uses (those of its chips when no synapse block is placed).  Dense units
+and their transfer bandwidth are per chip (``dense_unit.location: chip``, times the chips
+used) or in total (``host``).  With layer
 pipelining across tokens (a profile option) a new token enters every ``bottleneck_s`` = the
 slowest stage's time; latency per token is unchanged.
 
@@ -194,9 +195,10 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
     scale = dense_scale(c, p)
     dense_flop_s = float(du.units.value) * scale * float(du.throughput_gflop_s) * 1e9
     dense_s = np.maximum(ops.sum(axis=2) / dense_flop_s, param_bytes / bw[dense_level])
-    if pg is not None:  # on every core the mapping uses, in parallel
-        dense_s = dense_s + (prog.sum(axis=2) * float(pg.op_latency_ns) * NS
-                             / int(m["mapping"]["cores"]))
+    if pg is not None:  # on every core the mapping uses (a graph without synapses: its
+        # chips' cores), in parallel
+        cores = int(m["mapping"]["cores"]) or chips * int(m["mapping"]["cores_per_chip"])
+        dense_s = dense_s + prog.sum(axis=2) * float(pg.op_latency_ns) * NS / cores
     xfer = _stage_sum(out_bits / 8 / (float(du.transfer_bandwidth_gb_s) * scale * 1e9),
                       stage, n_st)
     total_s = spiking_s + dense_s + xfer
