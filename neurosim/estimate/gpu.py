@@ -101,8 +101,8 @@ def roofline(c: Counters, p: GpuProfile, gated: bool) -> dict[str, Any]:
 
 def served(c: Counters, p: GpuProfile, gated: bool) -> dict[str, Any]:
     """:func:`_step` as the profile's ``serving`` stack runs it: (T,) step ``latency_s``,
-    ``board_j`` (board power x time), ``static_j`` and ``serving_j`` (the rest of the board
-    energy, >= 0)."""
+    ``static_j`` and ``serving_j`` (board power x time beyond the compute, HBM and idle
+    energies, >= 0); ``over_board``: whether those exceed the board energy somewhere."""
     g, s = p.gpu, _step(c, p, gated)
     sv, n, b = g.serving, s["devices"], s["batch"]
     t = np.maximum(
@@ -113,8 +113,8 @@ def served(c: Counters, p: GpuProfile, gated: bool) -> dict[str, Any]:
     board = n * interpolate(sv.power_w.value, b) * t
     static = n * float(g.idle_power_w) * t
     rest = board - s["compute_j"] - s["memory_j"] - static
-    return {**s, "latency_s": t, "board_j": board, "static_j": static,
-            "serving_j": np.maximum(rest, 0.0), "over_board": bool((rest < 0).any())}
+    return {**s, "latency_s": t, "static_j": static, "serving_j": np.maximum(rest, 0.0),
+            "over_board": bool((rest < 0).any())}
 
 
 def baseline_rows(c: Counters, p: GpuProfile) -> list[dict[str, Any]]:
