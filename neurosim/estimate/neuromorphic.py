@@ -228,6 +228,9 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
                      "their codes are injected as spikes into accumulating neurons")
     if p.execution.layer_pipelining:
         notes.append("layer pipelining: tokens_per_s_pipelined = 1 / slowest stage time")
+    if p.placed_on_cores() and "dense_kinds" not in m:
+        notes.append("these counters predate per-kind op counts: every non-spiking op is "
+                     "priced on the dense unit, whatever dense_placement says")
     return Priced(cols, sum(per_block.values()),
                   {"dense_units": int(du.units.value) * scale,
                    "dense_placement": placement(c, p)}, notes, total_s)
