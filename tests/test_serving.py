@@ -165,3 +165,21 @@ def test_cards_of_the_measured_models():
     assert load_card("llama-2-7b").parameters == 6_738_415_616
     assert load_card("llama-2-13b").parameters == 13_015_864_320
     assert load_card("qwen2-0.5b").parameters == 494_032_768 - 24 * (896 + 2 * 128)
+
+
+def test_board_power_below_the_rooflines_energy_is_noted():
+    # a board power at the idle power cannot pay for the HBM and compute energy on top of
+    # idle: the energy is then the roofline's components over the served step, with a note
+    def low_power(d):
+        _toy_gpu(d)
+        d["gpu"]["serving"]["power_w"] = _q({1: 10.0})
+
+    prof = _variant(load_profile("gpu-a100"), low_power)
+    r = neurosim.run("llama-2-7b", prof, tokens=1, position=100, baselines=())
+    row = r.tokens.iloc[0]
+    w, s = _llama2_7b_bytes(100)
+    step = (w + s) / 500e9 + 2e-3
+    assert row["energy_j:serving"] == 0.0
+    assert row["energy_j"] == pytest.approx(
+        row["energy_j:compute"] + (w + s) * 8 * 2e-12 + 10.0 * step, rel=1e-12)
+    assert any("exceed" in n and "board power" in n for n in r.notes)
