@@ -78,8 +78,7 @@ MEASUREMENTS: tuple[Measurement, ...] = (
                 "matmulfree-370m", "loihi2", "tokens_per_s", 59.4, (0.5, 2.0)),
     Measurement("MatMul-free 370M on Loihi 2, energy", _LOIHI, _LOIHI_SETUP,
                 "matmulfree-370m", "loihi2", "energy_j", 0.0708, (0.5, 2.0),
-                gap="static power: loihi2's 100 mW per chip is assumed; the measured system "
-                    "draws about 4.2 W"),
+                calibrates="chip.static_power_mw"),
 )
 """The shipped checks.  Bands: 25 % where a number was fitted to the measurement, 1.5x for
 the data-centre GPU out of sample, 2x for the edge and neuromorphic figures quoted

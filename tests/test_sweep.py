@@ -476,12 +476,13 @@ def test_sensitivity_covers_every_assumption_and_ranks_them(tornado):
     assert (np.diff(ran) <= 0).all() and list(tornado["rank"]) == list(range(1, len(tornado) + 1))
 
 
-def test_static_power_effect_in_closed_form(tornado):
-    """Static energy = chips x P x latency, and P does not change the latency: scaling P by
-    f changes energy per token by (f - 1) x the static share."""
-    r = tornado.set_index("path").loc["profile.chip.static_power_mw"]
+def test_graded_synop_energy_effect_in_closed_form(tornado):
+    """Every synop on loihi2 carries a graded payload: synapse energy = graded synops x e,
+    and e does not change the latency, so scaling e by f changes energy per token by
+    (f - 1) x the synapses' share."""
+    r = tornado.set_index("path").loc["profile.core.graded_synop_energy_pj"]
     base = neurosim.run(TINY, "loihi2", tokens=2).summary()
-    share = base["energy_by_component_j"]["static"] / base["per_token"]["energy_j"]
+    share = base["energy_by_component_j"]["synapses"] / base["per_token"]["energy_j"]
     assert r["energy_high"] == pytest.approx(share, rel=1e-9)
     assert r["energy_low"] == pytest.approx(-share / 2, rel=1e-9)
     assert r["latency_high"] == 0 and r["latency_low"] == 0

@@ -253,7 +253,8 @@ def _load(loader, name: str, file: str, key: str):
 
 
 def _is_quantity(node: Any) -> bool:
-    return isinstance(node, dict) and "value" in node and ("source" in node or "assumed" in node)
+    return (isinstance(node, dict) and "value" in node
+            and any(k in node for k in ("source", "assumed", "calibrated")))
 
 
 def _child(node: Any, part: str) -> tuple[bool, Any, list[str]]:
