@@ -81,7 +81,7 @@ def test_sweep_and_sensitivity_pages(pages):
     assert "Pareto front" in sweep and "profile.chip.static_power_mw" in sweep
     assert 'id="points"><b>8</b>' in sweep
     sens = files["sensitivity"].read_text()
-    assert "What the answer hangs on" in sens and "profile.chip.static_power_mw" in sens
+    assert "What the answer hangs on" in sens and "profile.core.neuron_state_bits" in sens
 
 
 def _chromium() -> str | None:
