@@ -873,14 +873,18 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 # --- parser ---------------------------------------------------------------------------
 
 
-def _nonnegative_int(text: str) -> int:
+def _int_at_least(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer (got {text!r})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low} (got {value})")
     return value
+
+
+def _nonnegative_int(text: str) -> int:
+    return _int_at_least(text, 0)
 
 
 def _seed(text: str) -> int:
@@ -893,10 +897,7 @@ def _seed(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = _nonnegative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be >= 1 (got 0)")
-    return value
+    return _int_at_least(text, 1)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -116,6 +116,7 @@ def test_run_unwritable_out_leaves_nothing(cli, tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["--tokens", "0"], "--tokens: must be >= 1"),
+    (["--tokens", "-1"], "--tokens: must be >= 1 (got -1)"),
     (["--seed", "-1"], "--seed: must be >= 0"),
     (["--tokens", "many"], "--tokens: not an integer"),
     (["--seed", str(2**63)], "--seed: must be <= 2^63 - 1"),
