@@ -39,6 +39,10 @@ class Calibration(Strict):
     fitted_to: str = Field(min_length=1)
 
 
+PROVENANCE_KEYS = ("source", "assumed", "calibrated")
+"""The keys that say where a quantity's value comes from; a quantity has exactly one."""
+
+
 class Quantity(Strict, Generic[T]):
     """A number with its provenance: exactly one of ``source``, ``assumed`` or
     ``calibrated`` is given.
@@ -55,7 +59,7 @@ class Quantity(Strict, Generic[T]):
 
     @model_validator(mode="after")
     def _one_provenance(self) -> Quantity:
-        given = [k for k in ("source", "assumed", "calibrated") if getattr(self, k)]
+        given = [k for k in PROVENANCE_KEYS if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
                 "every number needs its provenance: give exactly one of 'source' "

@@ -35,7 +35,14 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from neurosim._schema import Strict, _LocatedValueError, check_schema_version, to_plain, validate
+from neurosim._schema import (
+    PROVENANCE_KEYS,
+    Strict,
+    _LocatedValueError,
+    check_schema_version,
+    to_plain,
+    validate,
+)
 from neurosim._yaml import load_yaml_mapping
 from neurosim.cards import ModelCard, card_hash, load_card
 from neurosim.errors import InputError, NeurosimError
@@ -253,8 +260,7 @@ def _load(loader, name: str, file: str, key: str):
 
 
 def _is_quantity(node: Any) -> bool:
-    return (isinstance(node, dict) and "value" in node
-            and any(k in node for k in ("source", "assumed", "calibrated")))
+    return isinstance(node, dict) and "value" in node and any(k in node for k in PROVENANCE_KEYS)
 
 
 def _child(node: Any, part: str) -> tuple[bool, Any, list[str]]:
