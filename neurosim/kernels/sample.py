@@ -14,6 +14,8 @@ A channel's step ``k`` carries ``clip(q - k·m, 0, m)`` (the GIF split,
 
 from __future__ import annotations
 
+import sys
+
 import numba as nb
 import numpy as np
 
@@ -27,6 +29,8 @@ _GOLDEN = 0x9E3779B97F4A7C15
 _M1 = 0xBF58476D1CE4E5B9
 _M2 = 0x94D049BB133111EB
 _LOW = 0xFFFFFFFF
+_SWAP = 32 if sys.byteorder == "little" else 0
+"""Rotation that puts a pair's high half (its even channel) first in memory."""
 
 
 @nb.njit(cache=True, inline="always")
@@ -119,45 +123,25 @@ def _step_limits(thr: np.ndarray, start: np.ndarray, length: np.ndarray, m: int,
 
 
 @nb.njit(cache=True, nogil=True)
-def _count_segment(lo: int, hi: int, t0: int, key: np.uint64, sal_idx: np.ndarray,
-                   s_lo: int, s_hi: int, limits: np.ndarray, u: np.ndarray,
-                   keep: bool) -> tuple[int, int]:
-    """Draw channels ``lo:hi`` (base table ``t0``, salient table ``t0 + 1`` on the salient
-    channels ``sal_idx[s_lo:s_hi]``; the draws into ``u[:hi - lo]`` if ``keep``) and count
-    those at or above the step limits of steps 0 and 1 (:func:`_step_limits`; a table
-    with one step is given two): every channel against the base limits, then the salient
-    ones drawn again and moved to their own limits."""
-    b0, s0 = limits[t0, 0], limits[t0 + 1, 0]
-    b1, s1 = limits[t0, 1], limits[t0 + 1, 1]
-    a0 = a1 = 0
-    e0 = lo if lo & 1 and lo < hi else -1  # drawn one by one: an odd first channel
-    e1 = hi - 1 if hi & 1 and hi - 1 > e0 and hi - 1 >= lo else -1  # an even last one
-    for c in (e0, e1):
-        if c < 0:
-            continue
-        v = _draw(key, c)
-        a0 += v >= b0
-        a1 += v >= b1
-        if keep:
-            u[c - lo] = v
-    if keep or b1 < ONE:
-        for i in range((lo + 1) >> 1, hi >> 1):
-            x = _pair(key, i)
-            v, w = np.int64(x >> np.uint64(32)), np.int64(x & np.uint64(_LOW))
-            a0 += (v >= b0) + (w >= b0)
-            a1 += (v >= b1) + (w >= b1)
-            if keep:
-                u[2 * i - lo], u[2 * i + 1 - lo] = v, w
-    else:  # base codes never reach step 1: one comparison per channel
-        for i in range((lo + 1) >> 1, hi >> 1):
-            x = _pair(key, i)
-            a0 += ((np.int64(x >> np.uint64(32)) >= b0)
-                   + (np.int64(x & np.uint64(_LOW)) >= b0))
-    for q in range(s_lo, s_hi):
-        v = _draw(key, sal_idx[q])
-        a0 += (v >= s0) - (v >= b0)
-        a1 += (v >= s1) - (v >= b1)
-    return a0, a1
+def _draw_pairs(key: np.uint64, first: int, h: np.ndarray) -> None:
+    """The draws of pairs ``first : first + len(h)`` into h (n,) uint64, laid out so that
+    ``h.view(np.uint32)[2i + e]`` is channel ``2(first + i) + e``'s draw."""
+    key = np.uint64(key)
+    for i in range(h.shape[0]):
+        x = _pair(key, first + i)
+        h[i] = (x << np.uint64(_SWAP)) | (x >> np.uint64(_SWAP)) if _SWAP else x
+
+
+@nb.njit(cache=True, inline="always")
+def _count_at_least(v: np.ndarray, limit: np.int64) -> np.int64:
+    """How many of the draws v (n,) uint32 are ``>= limit`` (``0 <= limit <= ONE``)."""
+    if limit >= ONE:
+        return np.int64(0)
+    b = np.uint32(limit)
+    acc = np.uint32(0)
+    for r in range(v.shape[0]):
+        acc += np.uint32(v[r] >= b)
+    return np.int64(acc)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -165,7 +149,7 @@ def _finish_segment(j: int, lo: int, hi: int, t0: int, unary: bool, u: np.ndarra
                     salient: np.ndarray, thr: np.ndarray, start: np.ndarray,
                     length: np.ndarray, direct: np.ndarray, limits: np.ndarray, m: int,
                     hist: np.ndarray, out: np.ndarray) -> None:
-    """Column ``j`` of out from the kept draws ``u[:hi - lo]``: steps from 2 on (counted
+    """Column ``j`` of out from the draws ``u[:hi - lo]`` (uint32): steps from 2 on (counted
     against the step limits), or (unary) every step's sum of values, from the codes'
     histograms (even and odd channels apart, so that consecutive counts do not wait on
     each other)."""
@@ -174,13 +158,13 @@ def _finish_segment(j: int, lo: int, hi: int, t0: int, unary: bool, u: np.ndarra
             base, sal = limits[t0, k], limits[t0 + 1, k]
             acc = 0
             for r in range(hi - lo):
-                acc += u[r] >= (sal if salient[lo + r] else base)
+                acc += np.int64(u[r]) >= (sal if salient[lo + r] else base)
             out[k, j] = acc
         return
     hist[:] = 0
     for r in range(hi - lo):
-        hist[r & 1, _code(u[r], t0 + np.int64(salient[lo + r]), thr, start, length,
-                          direct)] += 1
+        hist[r & 1, _code(np.int64(u[r]), t0 + np.int64(salient[lo + r]), thr, start,
+                          length, direct)] += 1
     for k in range(out.shape[0]):
         acc = 0
         for q in range(k * m + 1, hist.shape[1]):
@@ -198,26 +182,49 @@ def _events_segments(first: int, last: int, key: np.uint64, seg: np.ndarray,
     column of out (S, J) int64: per step ``k``, the channels with a nonzero value
     ``clip(q - k·m, 0, m)``, or (unary) the sum of the values.
 
-    A step's nonzero values are the draws at or above the channel's table's step limit
-    (:func:`_step_limits`, limits (tables, max(S, 2))), counted with no code lookup; a
-    unary segment looks its codes up."""
+    Consecutive segments of one table are drawn in one pass (:func:`_draw_pairs`).  A step's
+    nonzero values are the draws at or above the channel's table's step limit
+    (:func:`_step_limits`, limits (tables, max(S, 2))), counted with no code lookup: every
+    channel against the base limits, then the salient ones moved to their own; a unary
+    segment looks its codes up."""
     key = np.uint64(key)
     n_steps = out.shape[0]
     longest = 0
-    for j in range(first, last):
-        longest = max(longest, seg[1, j] - seg[0, j])
-    u = np.empty(longest, np.int64)
+    j = first
+    while j < last:  # a span: consecutive segments of one table, drawn together
+        k = j
+        while k + 1 < last and seg[2, k + 1] == seg[2, j]:
+            k += 1
+        longest = max(longest, ((seg[1, k] + 1) >> 1) - (seg[0, j] >> 1))
+        j = k + 1
+    h = np.empty(longest, np.uint64)
+    u = h.view(np.uint32)
+    cum = np.zeros((2, 2 * longest + 1), np.int64)  # running salient corrections of a span
     hist = np.zeros((2, n_steps * m + 1), np.int64)
+    origin, sal0, span_t = 0, 0, -1  # u[c - origin] is channel c's draw
     for j in range(first, last):
         lo, hi, t0, unary = seg[0, j], seg[1, j], seg[2, j], seg[3, j] != 0
-        keep = unary or n_steps > 2
-        a0, a1 = _count_segment(lo, hi, t0, key, sal_idx, seg[4, j], seg[5, j], limits, u,
-                                keep)
-        out[0, j] = a0
+        b0, s0 = limits[t0, 0], limits[t0 + 1, 0]
+        b1, s1 = limits[t0, 1], limits[t0 + 1, 1]
+        if t0 != span_t:
+            span_t, k = t0, j
+            while k + 1 < last and seg[2, k + 1] == t0:
+                k += 1
+            origin, sal0 = 2 * (lo >> 1), seg[4, j]
+            _draw_pairs(key, lo >> 1, h[: ((seg[1, k] + 1) >> 1) - (lo >> 1)])
+            c0 = c1 = 0  # a salient channel's step counts, less the base table's
+            for q in range(sal0, seg[5, k]):
+                w = np.int64(u[sal_idx[q] - origin])
+                c0 += np.int64(w >= s0) - np.int64(w >= b0)
+                c1 += np.int64(w >= s1) - np.int64(w >= b1)
+                cum[0, q - sal0 + 1], cum[1, q - sal0 + 1] = c0, c1
+        v = u[lo - origin: hi - origin]
+        q0, q1 = seg[4, j] - sal0, seg[5, j] - sal0
+        out[0, j] = _count_at_least(v, b0) + cum[0, q1] - cum[0, q0]
         if n_steps > 1:
-            out[1, j] = a1
-        if keep:
-            _finish_segment(j, lo, hi, t0, unary, u, salient, thr, start, length, direct,
+            out[1, j] = _count_at_least(v, b1) + cum[1, q1] - cum[1, q0]
+        if unary or n_steps > 2:
+            _finish_segment(j, lo, hi, t0, unary, v, salient, thr, start, length, direct,
                             limits, m, hist, out)
 
 
