@@ -10,7 +10,6 @@ import yaml
 from neurosim.graph.ir import EventGraph, NeuronGroup, SynapseBlock
 from neurosim.hardware import profiles_dir
 from neurosim.hardware.schema import NeuromorphicProfile
-from neurosim.kernels.replay import _slice_front
 
 BASE = yaml.safe_load((profiles_dir() / "loihi2.yaml").read_text())
 
@@ -106,19 +105,32 @@ def block_sums(c, name: str) -> int:
     return int(c[name][0].sum())
 
 
+def front(rows: np.ndarray) -> np.ndarray:
+    """The non-dominated rows of ``rows`` (n, d), by falling row sum, ties in row order: a
+    row is kept when no other row is >= it in every column and larger in one, and no
+    earlier row equals it; all-zero rows are dropped."""
+    kept = []
+    for i, r in enumerate(rows):
+        if not r.any():
+            continue
+        beaten = any((o >= r).all() and ((o > r).any() or j < i) for j, o in enumerate(rows)
+                     if j != i)
+        if not beaten:
+            kept.append(i)
+    kept.sort(key=lambda i: (-int(rows[i].sum()), i))
+    return rows[kept].reshape(len(kept), rows.shape[1])
+
+
 def fronts(vec: np.ndarray, first: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The replay kernel's front of every (block, step) slice of whole arrays: vec (S, T, d)
-    int64 >= 0, block ``b`` owning rows ``first[b]:first[b+1]`` and running ``steps[b]``
-    steps.  Returns the rows (M, d) in (block, step) order and their count per slice (B, S)."""
+    """:func:`front` of every (block, step) slice of whole arrays: vec (S, T, d) int64 >= 0,
+    block ``b`` owning rows ``first[b]:first[b+1]`` and running ``steps[b]`` steps.
+    Returns the rows (M, d) in (block, step) order and their count per slice (B, S)."""
     n_steps, _, d = vec.shape
     count = np.zeros((len(first) - 1, n_steps), np.int64)
-    out = np.empty((max(1, vec.shape[0] * vec.shape[1]), d), np.int64)
-    sums = np.empty(max(1, vec.shape[1]), np.int64)
-    m = 0
+    out = []
     for b in range(len(first) - 1):
         for s in range(min(int(steps[b]), n_steps)):
-            rows = np.ascontiguousarray(vec[s, first[b]:first[b + 1]])
-            start = m
-            m = _slice_front(rows, rows.shape[0], sums, out, m)
-            count[b, s] = m - start
-    return out[:m].copy(), count
+            f = front(vec[s, first[b]:first[b + 1]])
+            out.append(f)
+            count[b, s] = len(f)
+    return (np.concatenate(out) if out else np.zeros((0, d), np.int64)).astype(np.int64), count

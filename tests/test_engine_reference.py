@@ -7,12 +7,12 @@ core coordinates and distances from the placement itself.
 from __future__ import annotations
 
 import numpy as np
-from engine_helpers import fronts, make_profile
+from engine_helpers import front, fronts, make_profile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neurosim.graph.ir import EventGraph, NeuronGroup, SynapseBlock
-from neurosim.kernels.replay import _tile_synops
+from neurosim.kernels.replay import _slice_front, _tile_synops
 from neurosim.mapping import map_graph
 from neurosim.replay.engine import Replayer
 from neurosim.replay.plan import build_plan
@@ -213,3 +213,15 @@ def test_token_kernel_equals_array_reference(case, threads, cached):
         got = rep.token(token, 0)
     for name, value in want.items():
         assert np.array_equal(getattr(got, name), value), name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 120), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_slice_front_equals_reference(n, d, seed):
+    # few rows (insertion sort) and many (argsort), with ties and repeats
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, 4, (n, d)).astype(np.int64)
+    out = np.empty((max(n, 1), d), np.int64)
+    m = _slice_front(rows, n, np.empty(max(n, 1), np.int64), np.empty(max(n, 1), np.int64),
+                     out, 0)
+    assert np.array_equal(out[:m], front(rows))

@@ -64,11 +64,54 @@ class Replayer:
         self.max_steps = int(plan.block_steps.max(initial=1))
         self.kv_cum = np.zeros((self.max_steps, plan.n_chunks), np.int64)
         self._kv = plan.chunk_kv
-        self._first_tile = np.append(plan.block_first_tile, plan.n_tiles).astype(np.int64)
         self._first_chunk = np.append(plan.block_first_chunk, plan.n_chunks).astype(np.int64)
-        self._tile_sparse = np.full(plan.n_tiles, -1, np.int64)
-        self._tile_sparse[plan.sparse_tiles] = np.arange(len(plan.sparse_tiles))
+        self._classes()
         self._scratch: tuple[np.ndarray, np.ndarray] | None = None  # the kernel's front rows
+
+    def _classes(self) -> None:
+        """The candidates of the fronts (:func:`~neurosim.kernels.replay._token_block`):
+        tile classes (block, fan-out, rows, sender; a tile with per-column fan-out alone)
+        and path classes (block, longest path; the zero path left out), each in tile or
+        chunk order, with the rows each block's fronts may take."""
+        p = self.plan
+        n_blocks = len(p.block_steps)
+        tiles = np.arange(p.n_tiles, dtype=np.int64)
+        sparse_col = np.full(p.n_tiles, -1, np.int64)
+        sparse_col[p.sparse_tiles] = np.arange(len(p.sparse_tiles))
+        alone = np.where(sparse_col >= 0, tiles, -1)
+        keys = np.stack([p.tile_block.astype(np.int64), p.tile_fanout, p.tile_rows,
+                         p.tile_source.astype(np.int64), alone])
+        order = np.lexsort((tiles, *keys[::-1]))
+        pos = np.flatnonzero(np.r_[True, (np.diff(keys[:, order], axis=1) != 0).any(axis=0)])
+        first = order[pos]  # each class's first tile
+        n_cls = len(pos)
+        self._cls = np.zeros((5, n_cls + 1), np.int64)
+        self._cls[0] = np.append(pos, p.n_tiles)
+        self._cls[1:, :n_cls] = np.stack([p.tile_fanout[first], p.tile_rows[first],
+                                          p.tile_source[first].astype(np.int64),
+                                          sparse_col[first]])
+        self._cls_tiles = order.astype(np.int64)
+        self._cls_chunk = p.tile_chunk[order].astype(np.int64)
+        self._tile_cls = np.empty(p.n_tiles, np.int64)
+        self._tile_cls[order] = np.repeat(np.arange(n_cls), np.diff(self._cls[0]))
+        cls_block = p.tile_block[first]
+        self._first_cls = np.searchsorted(cls_block, np.arange(n_blocks + 1)).astype(np.int64)
+        cap = np.where((sparse_col[first] < 0) & (p.tile_fanout[first] > 0), 2, 1)
+        self._busy_first = np.r_[0, np.cumsum(np.bincount(cls_block, cap, n_blocks))].astype(np.int64)
+        chunks = np.arange(p.n_chunks, dtype=np.int64)
+        live = (p.chunk_path_hops != 0) | (p.chunk_path_cross != 0)
+        pkeys = np.stack([p.chunk_block.astype(np.int64), p.chunk_path_hops, p.chunk_path_cross])
+        order = np.lexsort((chunks, *pkeys[::-1]))
+        order = order[live[order]]
+        new = np.r_[True, (np.diff(pkeys[:, order], axis=1) != 0).any(axis=0)] if len(order) \
+            else np.zeros(0, bool)
+        pos = np.flatnonzero(new)
+        self._pcls_start = np.append(pos, len(order)).astype(np.int64)
+        self._pcls_chunks = order.astype(np.int64)
+        pcls_block = p.chunk_block[order[pos]]
+        self._first_pcls = np.searchsorted(pcls_block, np.arange(n_blocks + 1)).astype(np.int64)
+        self._path_first = np.r_[0, np.cumsum(np.bincount(pcls_block, minlength=n_blocks))
+                                 ].astype(np.int64)
 
     def events(self, codes: np.ndarray) -> np.ndarray:
         """Events per (step, chunk) of ``codes`` (steps, N) int8 as the traffic source emits:
@@ -140,15 +183,18 @@ class Replayer:
         counts = np.empty((n, blocks, 9), np.int64)
         busy_count = np.zeros((n, blocks, s_max), np.int64)
         path_count = np.zeros_like(busy_count)
+        rows_busy, rows_path = s_max * int(self._busy_first[-1]), s_max * int(self._path_first[-1])
         if self._scratch is None or self._scratch[0].shape[0] < n:  # kept: no page faults
-            self._scratch = (np.empty((n, s_max * p.n_tiles, 5), np.int64),
-                             np.empty((n, s_max * p.n_chunks, 2), np.int64))
+            self._scratch = (np.empty((n, rows_busy, 5), np.int64),
+                             np.empty((n, rows_path, 2), np.int64))
         busy, path = self._scratch[0][:n], self._scratch[1][:n]
-        _tokens(ce, self.time_driven, self._first_tile, self._first_chunk, p.block_steps,
-                p.block_graded, p.tile_chunk, p.tile_rows, p.tile_fanout, p.tile_source,
-                self._tile_sparse, sparse, p.chunk_msgs, p.chunk_hops, p.chunk_cross,
-                p.chunk_exits, p.chunk_path_hops, p.chunk_path_cross, counts, busy, busy_count,
-                path, path_count)
+        _tokens(ce, self.time_driven, self._first_chunk, p.block_steps, p.block_graded,
+                self._first_cls, self._cls, self._cls_tiles, self._cls_chunk, self._tile_cls,
+                p.tile_chunk,
+                sparse, self._first_pcls, self._pcls_start, self._pcls_chunks, p.chunk_msgs,
+                p.chunk_hops, p.chunk_cross, p.chunk_exits, p.chunk_path_hops,
+                p.chunk_path_cross, counts, self._busy_first, busy, busy_count,
+                self._path_first, path, path_count)
         out = []
         for i, position in enumerate(positions):
             c = counts[i].T.copy()
@@ -156,8 +202,8 @@ class Replayer:
                 position=position, events=c[0], synops=c[1], synops_graded=c[2],
                 updates_active=c[3], updates_inactive=c[4], messages=c[5], hops=c[6],
                 crossings=c[7], exits=c[8],
-                busy_rows=_gather(busy[i], self._first_tile, busy_count[i]),
+                busy_rows=_gather(busy[i], self._busy_first, busy_count[i]),
                 busy_count=busy_count[i],
-                path_rows=_gather(path[i], self._first_chunk, path_count[i]),
+                path_rows=_gather(path[i], self._path_first, path_count[i]),
                 path_count=path_count[i]))
         return out
