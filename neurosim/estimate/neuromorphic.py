@@ -259,11 +259,11 @@ def programmable_ops(c: Counters, p: NeuromorphicProfile) -> np.ndarray:
     kinds = c.meta.get("dense_kinds")
     if not placed & set(kinds or ()):
         return out
+    mine = [i for i, kind in enumerate(kinds) if kind in placed]
+    fixed, per_position = c["kind_ops"][mine].sum(axis=0).transpose(2, 0, 1)  # (G, C) each
     attended = (c["count_position"] + 1.0)[:, None, None]
-    for i, kind in enumerate(kinds):
-        if kind in placed:
-            fixed, per_position = c["kind_ops"][i, ..., 0], c["kind_ops"][i, ..., 1]
-            out += fixed[None] + per_position[None] * attended
+    out += fixed[None]
+    out += per_position[None] * attended
     return out
 
 
