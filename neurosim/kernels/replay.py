@@ -139,7 +139,8 @@ def _sort_small(idx: np.ndarray, n: int) -> None:
 def _token_block(b: int, ce: np.ndarray, time_driven: bool, first_chunk: np.ndarray,
                  block_steps: np.ndarray, block_graded: np.ndarray, first_cls: np.ndarray,
                  cls: np.ndarray, cls_tiles: np.ndarray, cls_chunk: np.ndarray,
-                 tile_cls: np.ndarray, tile_chunk: np.ndarray, sparse: np.ndarray, first_pcls: np.ndarray, pcls_start: np.ndarray,
+                 tile_cls: np.ndarray, tile_chunk: np.ndarray, sparse: np.ndarray,
+                 first_pcls: np.ndarray, pcls_start: np.ndarray,
                  pcls_chunks: np.ndarray, chunk_msgs: np.ndarray, chunk_hops: np.ndarray,
                  chunk_cross: np.ndarray, chunk_exits: np.ndarray, path_hops: np.ndarray,
                  path_cross: np.ndarray, counts: np.ndarray, busy_first: np.ndarray,
@@ -258,7 +259,8 @@ def _token_block(b: int, ce: np.ndarray, time_driven: bool, first_chunk: np.ndar
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _tokens(ce, time_driven, first_chunk, block_steps, block_graded, first_cls, cls, cls_tiles,
-            cls_chunk, tile_cls, tile_chunk, sparse, first_pcls, pcls_start, pcls_chunks, chunk_msgs, chunk_hops,
+            cls_chunk, tile_cls, tile_chunk, sparse, first_pcls, pcls_start, pcls_chunks,
+            chunk_msgs, chunk_hops,
             chunk_cross, chunk_exits, path_hops, path_cross, counts, busy_first, busy,
             busy_count, path_first, path, path_count):
     """Counters of a batch of tokens, the tokens spread over numba's threads, each token's
