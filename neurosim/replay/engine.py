@@ -56,6 +56,13 @@ class TokenCounters:
     path_count: np.ndarray  # (B, S)
 
 
+def _class_starts(keys: np.ndarray) -> np.ndarray:
+    """Where a new class starts in sorted keys (rows, N): (n,) int64; none for N = 0."""
+    if keys.shape[1] == 0:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(np.r_[True, (np.diff(keys, axis=1) != 0).any(axis=0)])
+
+
 class Replayer:
     """Streams tokens through a plan, carrying the attention blocks' KV-cache counts."""
 
@@ -82,7 +89,7 @@ class Replayer:
         keys = np.stack([p.tile_block.astype(np.int64), p.tile_fanout, p.tile_rows,
                          p.tile_source.astype(np.int64), alone])
         order = np.lexsort((tiles, *keys[::-1]))
-        pos = np.flatnonzero(np.r_[True, (np.diff(keys[:, order], axis=1) != 0).any(axis=0)])
+        pos = _class_starts(keys[:, order])
         first = order[pos]  # each class's first tile
         n_cls = len(pos)
         self._cls = np.zeros((5, n_cls + 1), np.int64)
@@ -103,9 +110,7 @@ class Replayer:
         pkeys = np.stack([p.chunk_block.astype(np.int64), p.chunk_path_hops, p.chunk_path_cross])
         order = np.lexsort((chunks, *pkeys[::-1]))
         order = order[live[order]]
-        new = np.r_[True, (np.diff(pkeys[:, order], axis=1) != 0).any(axis=0)] if len(order) \
-            else np.zeros(0, bool)
-        pos = np.flatnonzero(new)
+        pos = _class_starts(pkeys[:, order])
         self._pcls_start = np.append(pos, len(order)).astype(np.int64)
         self._pcls_chunks = order.astype(np.int64)
         pcls_block = p.chunk_block[order[pos]]
