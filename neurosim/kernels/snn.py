@@ -1,0 +1,76 @@
+"""Numba kernel of the time-stepped simulation of :mod:`neurosim.snn.simulate`: private,
+pure, on flat arrays (semantics in :mod:`neurosim.snn.network`)."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+# population kinds (codes shared with neurosim.snn.simulate)
+LIF, CUBALIF, IF, THRESHOLD, LI, CUBALI, I, READOUT = range(8)
+# rows of the parameter table
+TAU, TAU_SYN, R, V_LEAK, V_TH, V_RESET, W_IN, THR = range(8)
+
+
+@nb.njit(cache=True, nogil=True)
+def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.ndarray,
+              params: np.ndarray, bias: np.ndarray, proj_pre: np.ndarray,
+              proj_post: np.ndarray, proj_rec: np.ndarray, col_off: np.ndarray,
+              indptr: np.ndarray, rows: np.ndarray, vals: np.ndarray, spikes: np.ndarray,
+              synops: np.ndarray, v: np.ndarray, i_syn: np.ndarray) -> None:
+    """Run every step.
+
+    inputs (T, n_in) float64; populations in evaluation order, neurons ``pop_off[p] :
+    pop_off[p + 1]`` of the flat state; params (8, N) float64; bias (N,); projection ``j``
+    from ``proj_pre[j]`` (-1: the input) to ``proj_post[j]``, its columns ``col_off[j] :
+    col_off[j + 1]`` of the CSC arrays indptr (cols + 1,) int64, rows int32 (target neuron
+    within the post population), vals float64.  Writes spikes (T, N) uint8, synops (T, J)
+    int64 and the final v, i_syn (N,) float64 (start at zero)."""
+    n_t = inputs.shape[0]
+    acc = np.zeros(v.shape[0])
+    for t in range(n_t):
+        for p in range(pop_kind.shape[0]):
+            lo, hi = pop_off[p], pop_off[p + 1]
+            for i in range(lo, hi):
+                acc[i] = bias[i]
+            for j in range(proj_pre.shape[0]):
+                if proj_post[j] != p:
+                    continue
+                c0, q = col_off[j], proj_pre[j]
+                n_syn = 0
+                if q < 0:
+                    for c in range(inputs.shape[1]):
+                        x = inputs[t, c]
+                        if x != 0.0:
+                            for k in range(indptr[c0 + c], indptr[c0 + c + 1]):
+                                acc[lo + rows[k]] += vals[k] * x
+                            n_syn += indptr[c0 + c + 1] - indptr[c0 + c]
+                else:
+                    ts = t - 1 if proj_rec[j] else t
+                    if ts >= 0:
+                        q0 = pop_off[q]
+                        for c in range(pop_off[q + 1] - q0):
+                            if spikes[ts, q0 + c]:
+                                for k in range(indptr[c0 + c], indptr[c0 + c + 1]):
+                                    acc[lo + rows[k]] += vals[k]
+                                n_syn += indptr[c0 + c + 1] - indptr[c0 + c]
+                synops[t, j] = n_syn
+            kind = pop_kind[p]
+            for i in range(lo, hi):
+                x = acc[i]
+                if kind == THRESHOLD:
+                    spikes[t, i] = x > params[THR, i]
+                    continue
+                if kind == READOUT:
+                    v[i] = x
+                    continue
+                if kind == CUBALIF or kind == CUBALI:
+                    i_syn[i] += dt / params[TAU_SYN, i] * (params[W_IN, i] * x - i_syn[i])
+                    x = i_syn[i]
+                if kind == IF or kind == I:
+                    v[i] += dt * params[R, i] * x
+                else:
+                    v[i] += dt / params[TAU, i] * (params[V_LEAK, i] - v[i] + params[R, i] * x)
+                if kind <= THRESHOLD and v[i] > params[V_TH, i]:
+                    spikes[t, i] = 1
+                    v[i] = params[V_RESET, i]

@@ -1,0 +1,120 @@
+"""A :class:`SpikingNetwork` as an :class:`~neurosim.graph.ir.EventGraph`, and its simulated
+spikes as the traffic the replay prices: one time step is one "token" of the LLM path.
+
+Every population that receives spikes gets one synapse block (``<population>.syn``, its
+targets the population's neurons, fan-out the nonzero weights per source neuron), so its
+neurons are placed once.  The block's source group is the spiking population itself, or,
+for a population fed by several (a recurrent layer: its input and its own previous spikes),
+a group ``<population>.in`` that gathers those spikes side by side (``model="bus"``: the
+same spikes as their populations', routed to this block).  Each group's code at step ``t``
+is 1 where its neuron spiked (the input: its value); a recurrent projection's part holds
+step ``t - 1``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from neurosim.errors import InputError
+from neurosim.graph.ir import EventGraph, NeuronGroup, SynapseBlock
+from neurosim.snn.network import INPUT, SpikingNetwork
+from neurosim.snn.simulate import SimulationRun
+
+MAX_INPUT_CODE = 127
+"""The largest input value a code carries (int8 codes)."""
+
+
+def _model(net: SpikingNetwork, name: str) -> str:
+    if name == INPUT:
+        return "input"
+    kind = net[name].kind
+    return "lif" if kind in ("lif", "cubalif") else "if"
+
+
+def to_graph(net: SpikingNetwork, weight_bits: int, input_bits: int = 1) -> EventGraph:
+    """The EventGraph of ``net`` with weights of ``weight_bits`` on chip and input codes of
+    ``input_bits`` (1: binary spikes)."""
+    groups: dict[str, NeuronGroup] = {}
+    blocks, stages, edges = [], [], []
+    for layer, post in enumerate(net.order):
+        incoming = net.incoming(post)
+        if not incoming:
+            continue
+        stage = []
+        if len(incoming) == 1:
+            src = incoming[0].pre
+            gname = INPUT if src == INPUT else src
+            if gname not in groups:
+                groups[gname] = _group(net, gname, layer, net.size(src), _model(net, src),
+                                       input_bits if src == INPUT else 1)
+                stage.append(gname)
+        else:
+            gname = f"{post}.in"
+            size = sum(net.size(j.pre) for j in incoming)
+            bits = input_bits if any(j.pre == INPUT for j in incoming) else 1
+            groups[gname] = _group(net, gname, layer, size, "bus", bits)
+            stage.append(gname)
+        fan = np.concatenate([j.column_fanout() for j in incoming])
+        blk = SynapseBlock(f"{post}.syn", layer, post, gname, len(fan), net[post].size,
+                           weight_bits, fanout=fan, targets="neurons")
+        blocks.append(blk)
+        stages.append([*stage, blk.name])
+        edges += [(j.pre, blk.name) for j in incoming] + [(blk.name, post)]
+    return EventGraph(net.name, "snn", list(groups.values()), blocks, [], stages, edges,
+                      weights="nir")
+
+
+def _group(net: SpikingNetwork, name: str, layer: int, size: int, model: str,
+           bits: int) -> NeuronGroup:
+    return NeuronGroup(name, layer, name, model, size, max_steps=1, salient=0, code_bits=bits)
+
+
+def input_codes(values: np.ndarray, where: str) -> tuple[np.ndarray, int]:
+    """Input values as int8 codes and their bits; refuses what a spike code cannot carry."""
+    v = np.asarray(values)
+    if v.dtype.kind == "f":
+        if not np.isfinite(v).all() or not np.array_equal(v, np.round(v)):
+            raise InputError(where, "input", "input values must be spike counts (integers)",
+                             expected=f"integers from 0 to {MAX_INPUT_CODE}")
+    elif v.dtype.kind not in "biu":
+        raise InputError(where, "input", "input values must be spike counts", got=str(v.dtype))
+    lo, hi = (int(v.min()), int(v.max())) if v.size else (0, 0)
+    if lo < 0 or hi > MAX_INPUT_CODE:
+        raise InputError(where, "input", "input values out of range", got=f"{lo}..{hi}",
+                         expected=f"integers from 0 to {MAX_INPUT_CODE}")
+    return v.astype(np.int8), max(1, hi.bit_length())
+
+
+class SimulatedSpikes:
+    """The traffic of a simulation run: :meth:`codes` of step ``t`` is (1, width) int8, the
+    graph's groups side by side."""
+
+    kind = "simulated"
+
+    def __init__(self, graph: EventGraph, net: SpikingNetwork, run: SimulationRun,
+                 inputs: np.ndarray, provenance: dict[str, Any]) -> None:
+        self._provenance = provenance
+        spikes = {INPUT: inputs.astype(np.int8),
+                  **{k: v.view(np.int8) for k, v in run.spikes.items()}}
+        zero = np.zeros((1, 0), np.int8)
+        parts = []
+        for g in graph.groups:
+            if g.model != "bus":
+                parts.append((spikes[g.name], 0))
+                continue
+            post = g.name[: -len(".in")]
+            for j in net.incoming(post):
+                parts.append((spikes[j.pre], 1 if j.recurrent else 0))
+        self._parts = parts
+        self._zero = zero
+        self.steps = run.steps
+
+    def codes(self, position: int) -> np.ndarray:
+        row = [s[position - lag] if position - lag >= 0 else np.zeros(s.shape[1], np.int8)
+               for s, lag in self._parts]
+        return np.concatenate(row)[None, :] if row else self._zero
+
+    def provenance(self) -> dict[str, Any]:
+        return dict(self._provenance)
