@@ -7,7 +7,7 @@ import numba as nb
 import numpy as np
 
 # population kinds (codes shared with neurosim.snn.simulate)
-LIF, CUBALIF, IF, THRESHOLD, LI, CUBALI, I, READOUT = range(8)
+LIF, CUBALIF, IF, THRESHOLD, LI, CUBALI, INTEGRATOR, READOUT = range(8)
 # rows of the parameter table
 TAU, TAU_SYN, R, V_LEAK, V_TH, V_RESET, W_IN, THR = range(8)
 
@@ -67,7 +67,7 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
                 if kind == CUBALIF or kind == CUBALI:
                     i_syn[i] += dt / params[TAU_SYN, i] * (params[W_IN, i] * x - i_syn[i])
                     x = i_syn[i]
-                if kind == IF or kind == I:
+                if kind == IF or kind == INTEGRATOR:
                     v[i] += dt * params[R, i] * x
                 else:
                     v[i] += dt / params[TAU, i] * (params[V_LEAK, i] - v[i] + params[R, i] * x)

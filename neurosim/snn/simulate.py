@@ -13,7 +13,7 @@ from neurosim.kernels import snn as k
 from neurosim.snn.network import INPUT, SpikingNetwork
 
 _KIND = {"lif": k.LIF, "cubalif": k.CUBALIF, "if": k.IF, "threshold": k.THRESHOLD, "li": k.LI,
-         "cubali": k.CUBALI, "i": k.I, "readout": k.READOUT}
+         "cubali": k.CUBALI, "i": k.INTEGRATOR, "readout": k.READOUT}
 _ROW = {"tau": k.TAU, "tau_mem": k.TAU, "tau_syn": k.TAU_SYN, "r": k.R, "v_leak": k.V_LEAK,
         "v_threshold": k.V_TH, "v_reset": k.V_RESET, "w_in": k.W_IN, "threshold": k.THR}
 INTEGRATOR = "forward Euler"
