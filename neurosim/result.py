@@ -134,6 +134,9 @@ class Result:
             "notes": self.notes,
             "provenance": self.provenance,
         }
+        nb = self.neurobench()
+        if nb is not None:
+            out["neurobench"] = nb
         if "spikes" in self.tokens:  # a simulated network: a token is a time step
             t = self.tokens
             out["per_inference"] = {
@@ -144,6 +147,31 @@ class Result:
             out["roofline"] = {"energy_j": float(self.tokens["roofline_energy_j"].mean()),
                                "latency_s": float(self.tokens["roofline_latency_s"].mean())}
         return out
+
+    def neurobench(self) -> dict[str, Any] | None:
+        """NeuroBench 2.3's metrics under its names, per sample (a token; a simulated
+        network's inference, all its steps): ``Effective_ACs`` (synops of binary or ternary
+        codes), ``Effective_MACs`` (synops of graded codes, one per weight, plus the dense
+        units' MACs), ``Dense`` (dense-equivalent MACs), ``ActivationSparsity`` (zero codes
+        over all codes of the groups that drive weights; a network's: its spiking
+        populations' outputs), and the static ``ParameterCount``, ``Footprint`` (bytes) and
+        ``ConnectionSparsity``; None for a result without these counters."""
+        t = self.tokens
+        if "effective_acs" not in t:
+            return None
+        per = float(len(t)) if "spikes" in t else 1.0  # a network's sample is its inference
+        act = int(t["activations"].sum())
+        meta = self.counters.meta if self.counters is not None else {}
+        return {
+            "sample": "inference" if "spikes" in t else "token",
+            "Effective_ACs": float(t["effective_acs"].mean()) * per,
+            "Effective_MACs": float(t["effective_macs"].mean()) * per,
+            "Dense": float(t["dense_equivalent_macs"].mean()) * per,
+            "ActivationSparsity": 1 - int(t["activations_nonzero"].sum()) / act if act else None,
+            "ParameterCount": meta.get("parameters"),
+            "Footprint": meta.get("footprint_bytes"),
+            "ConnectionSparsity": meta.get("connection_sparsity"),
+        }
 
     # --- files ------------------------------------------------------------------------
 

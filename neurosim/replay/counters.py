@@ -27,6 +27,8 @@ gpu_macs, gpu_other  (T,)    the dense model's MACs and other ops (a GPU baselin
 gated_delta          (T, 3)  what gating changes against the dense model: MACs, other ops,
                              parameter bytes (LTE experts off, routers on; zeros otherwise)
 firing_rate          (T,)    events per LIF neuron (SpikeGPT's accounting), NaN otherwise
+activations          (T,)    codes of the groups that drive weights (NeuroBench's activations)
+activations_nonzero  (T,)    the nonzero ones among them (the codes as the model sends them)
 ===================  ======  ===============================================================
 
 Per block (``block_*``, (B,)): stage, level, weight_bits, out_values, merge_adds, chips, cores,
@@ -137,6 +139,18 @@ def front_max(rows: np.ndarray, count: np.ndarray, weight: np.ndarray) -> np.nda
         starts = (np.cumsum(count) - count)[full]
         out[full] = np.maximum.reduceat(vals, starts)
     return np.maximum(out, 0.0)
+
+
+def _static_statistics(graph: EventGraph) -> dict[str, float]:
+    """NeuroBench's static metrics of a graph: ``footprint_bytes``, the weights stored
+    densely at their bits plus the dense ops' parameters, and ``connection_sparsity``, the
+    share of zero weights in the (non-identity) synapse blocks."""
+    blocks = [b for b in graph.blocks if b.kind == "weights" and not b.identity]
+    total = sum(b.c_in * b.c_out for b in blocks)
+    nonzero = sum(b.nonzero_weights for b in blocks)
+    return {"footprint_bytes": float(sum(b.c_in * b.c_out * b.weight_bits / 8 for b in blocks)
+                                     + sum(op.param_bytes for op in graph.dense_ops)),
+            "connection_sparsity": 1 - nonzero / total if total else 0.0}
 
 
 def _stage_layer(names: list[str]) -> int:
@@ -288,15 +302,22 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
                                             "dense_equivalent_macs", "nonspiking_ops",
                                             "dense_model_ops", "projection_macs", "gpu_macs",
                                             "gpu_other", "gated_delta", "firing_rate",
-                                            "busy_count", "path_count")}
+                                            "busy_count", "path_count", "activations_nonzero")}
+    # NeuroBench's activations: every code of a group that drives weights, one block each
+    act_first: dict[str, int] = {}
+    for bi, b in enumerate(graph.blocks):
+        if b.kind == "weights":
+            act_first.setdefault(b.source, bi)
+    act_blocks = np.array(list(act_first.values()), np.int64)
+    activations = sum(graph[g].size * graph[g].max_steps for g in act_first)
     busy_rows, path_rows = [], []
     for lo in range(0, tokens, batch):
         positions = [position + i for i in range(lo, min(tokens, lo + batch))]
         counted = [context - 1 if encoder else p for p in positions]
         tcs, codes = replay(replayer, streams[0], positions, counted, None)
         accs = tcs if acc is None else replay(acc, streams[1], positions, counted, codes)[0]
-        for i, pos, tc, acc_syn in zip(range(lo, lo + len(tcs)), counted, tcs,
-                                       [a.synops for a in accs]):
+        for i, pos, tc, ac in zip(range(lo, lo + len(tcs)), counted, tcs, accs):
+            acc_syn = ac.synops
             active = {g: float(tc.events[bi]) / graph[g].size for g, bi in gate_blocks.items()}
             for k in PER_BLOCK:
                 per[k].append(getattr(tc, k))
@@ -317,14 +338,17 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
             per["gpu_macs"].append(ddc.dense_equivalent_macs(pos))
             per["gpu_other"].append(ddc.full_ops(pos)[1:].sum())
             per["firing_rate"].append(float(tc.events.sum()) / lif_neurons if lif_neurons else np.nan)
+            per["activations_nonzero"].append(int(ac.events[act_blocks].sum()))
             busy_rows.append(tc.busy_rows)
             path_rows.append(tc.path_rows)
             per["busy_count"].append(tc.busy_count)
             per["path_count"].append(tc.path_count)
             if progress is not None:
                 progress("replay", i + 1, tokens)
-    ints = {*PER_BLOCK, "acc_synops", "busy_count", "path_count", "position", "count_position"}
+    ints = {*PER_BLOCK, "acc_synops", "busy_count", "path_count", "position", "count_position",
+            "activations_nonzero"}
     arrays = {k: np.asarray(v, np.int64 if k in ints else np.float64) for k, v in per.items()}
+    arrays["activations"] = np.full(tokens, activations, np.int64)
     arrays["busy_rows"] = np.concatenate(busy_rows).astype(np.int64)
     arrays["path_rows"] = np.concatenate(path_rows).astype(np.int64)
     arrays.update({
@@ -340,13 +364,15 @@ def count(graph: EventGraph, plan: ReplayPlan, source, *, tokens: int, position:
     info = {
         "stages": len(graph.stages),
         "stage_layers": [_stage_layer(names) for names in graph.stages],
-        "blocks": [{"layer": b.layer, "site": b.site, "name": b.name} for b in graph.blocks],
+        "blocks": [{"layer": b.layer, "site": b.site, "name": b.name,
+                    "graded": graph[b.source].graded} for b in graph.blocks],
         "group_models": sorted({g.model for g in graph.groups} - {"input", "bus"}),
         "dense_kinds": dc.kinds,
         "kv_bits_per_position": 0 if kv is None else kv.bits_per_position(),
         "kv_layers": 0 if kv is None else kv.layers,
         "context": context,
         "encoder": encoder,
+        **_static_statistics(graph),
     }
     dkv = dense_graph.kv_cache
     info["dense_kv_values_per_position"] = 0 if dkv is None else dkv.layers * 2 * dkv.width

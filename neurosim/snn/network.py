@@ -101,6 +101,10 @@ class SpikingNetwork:
     projections: list[Projection]
     outputs: list[str]
     source: dict = field(default_factory=dict)
+    stored: dict | None = None
+    """What the source file stores (NeuroBench's static metrics): ``parameters`` (weights
+    and biases of its weighted nodes: a convolution's kernel, not its unrolled matrix),
+    ``bytes`` and ``zero_weights``; None: the dense projections are what is stored."""
 
     def __post_init__(self) -> None:
         self._pops = {p.name: p for p in self.populations}
@@ -126,8 +130,27 @@ class SpikingNetwork:
 
     @property
     def parameters(self) -> int:
-        """Weights and biases stored (zeros included): NeuroBench's parameter count."""
+        """Weights and biases stored (zeros included): NeuroBench's ParameterCount."""
+        if self.stored is not None:
+            return int(self.stored["parameters"])
         return sum(p.weights.size + p.bias.size for p in self.projections)
+
+    @property
+    def footprint_bytes(self) -> float:
+        """Bytes of the stored weights and biases: NeuroBench's Footprint."""
+        if self.stored is not None:
+            return float(self.stored["bytes"])
+        return float(sum(p.weights.nbytes + p.bias.nbytes for p in self.projections))
+
+    @property
+    def connection_sparsity(self) -> float:
+        """Share of the stored weights (biases excluded) that are zero: NeuroBench's
+        ConnectionSparsity."""
+        if self.stored is not None:
+            n = self.stored["weights"]
+            return self.stored["zero_weights"] / n if n else 0.0
+        n = sum(p.weights.size for p in self.projections)
+        return (n - self.synapses) / n if n else 0.0
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first inconsistent part."""

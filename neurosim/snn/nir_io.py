@@ -212,7 +212,25 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
                 projections.append((k, rname, m, bias if first else np.zeros(size)))
                 first = False
             outputs.append(rname)
-    return _assemble(name, int(np.prod(inp_shape)), pops, projections, outputs, source, where)
+    net = _assemble(name, int(np.prod(inp_shape)), pops, projections, outputs, source, where)
+    net.stored = _stored(nodes)
+    return net
+
+
+def _stored(nodes: dict) -> dict[str, int]:
+    """Parameters, bytes and zero weights of the weighted nodes as the file stores them."""
+    out = {"parameters": 0, "bytes": 0, "weights": 0, "zero_weights": 0}
+    for kind, node in nodes.values():
+        if kind not in ("Affine", "Linear", "Conv1d", "Conv2d", "Scale"):
+            continue
+        w = np.asarray(node.scale if kind == "Scale" else node.weight)
+        arrays = [w] + ([np.asarray(node.bias)] if kind not in ("Linear", "Scale") else [])
+        out["parameters"] += sum(a.size for a in arrays)
+        out["bytes"] += sum(a.nbytes for a in arrays)
+        if kind != "Scale":
+            out["weights"] += w.size
+            out["zero_weights"] += int(w.size - np.count_nonzero(w))
+    return out
 
 
 def _product(a: np.ndarray, m: np.ndarray, where: str, n: str) -> np.ndarray:
