@@ -58,20 +58,28 @@ class Simulator:
             for name, v in p.params.items():
                 params[_ROW[name], lo:lo + p.size] = v
         bias = np.zeros(n)
-        indptr, rows, vals, col_off = [np.zeros(1, np.int64)], [], [], [0]
-        base = 0
+        indptr, rows, vals, col_off, dense = [np.zeros(1, np.int64)], [], [], [0], []
+        row_shift = []  # rows[k + row_shift[j]] is the target of synapse k of projection j
+        base = n_rows = 0
         for j in net.projections:
             lo = off[index[j.post]]
             bias[lo:lo + net.size(j.post)] += j.bias
-            w = j.weights
-            nz = w.T != 0  # (pre, post): columns of W in order
+            wt = np.ascontiguousarray(j.weights.T)  # (pre, post): the columns of W in order
+            nz = wt != 0
             cnt = nz.sum(axis=1)
-            r, c = np.nonzero(nz)
-            rows.append(c.astype(np.int32))
-            vals.append(w.T[r, c])
+            dense.append(bool(nz.all()))
+            # a dense projection's rows are implicit (0 .. post - 1)
+            rows.append(np.zeros(0, np.int32) if dense[-1] else np.nonzero(nz)[1].astype(np.int32))
+            row_shift.append(n_rows - base)
+            n_rows += len(rows[-1])
+            vals.append(wt.ravel() if dense[-1] else wt[nz])
             indptr.append(base + np.cumsum(cnt))
             base += int(cnt.sum())
-            col_off.append(col_off[-1] + w.shape[1])
+            col_off.append(col_off[-1] + wt.shape[0])
+        vals = np.concatenate(vals) if vals else np.zeros(0)
+        narrow = vals.astype(np.float32)
+        if np.array_equal(narrow, vals):  # float32 weights (a torch export) read half the bytes
+            vals = narrow
         # col_off indexes indptr: each projection's columns follow the previous ones'
         return {
             "pop_kind": np.array([_KIND[p.kind] for p in pops], np.int64), "pop_off": off,
@@ -80,10 +88,12 @@ class Simulator:
                                  np.int64),
             "proj_post": np.array([index[j.post] for j in net.projections], np.int64),
             "proj_rec": np.array([j.recurrent for j in net.projections], np.bool_),
+            "proj_dense": np.array(dense, np.bool_),
+            "row_shift": np.array(row_shift, np.int64),
             "col_off": np.array(col_off, np.int64),
             "indptr": np.concatenate(indptr).astype(np.int64),
             "rows": np.concatenate(rows) if rows else np.zeros(0, np.int32),
-            "vals": np.concatenate(vals) if vals else np.zeros(0),
+            "vals": vals,
         }
 
     def run(self, inputs: np.ndarray, dt_s: float) -> SimulationRun:
@@ -108,7 +118,8 @@ class Simulator:
         synops = np.zeros((x.shape[0], len(net.projections)), np.int64)
         v, i_syn = np.zeros(n), np.zeros(n)
         k._simulate(float(dt_s), x, a["pop_kind"], a["pop_off"], a["params"], a["bias"],
-                    a["proj_pre"], a["proj_post"], a["proj_rec"], a["col_off"], a["indptr"],
+                    a["proj_pre"], a["proj_post"], a["proj_rec"], a["proj_dense"], a["row_shift"],
+                    a["col_off"], a["indptr"],
                     a["rows"], a["vals"], spikes, synops, v, i_syn)
         off = a["pop_off"]
         return SimulationRun(
