@@ -236,6 +236,33 @@ def run_network(
     return assemble(counters, prof, base_profiles)
 
 
+def export_nir(model: str | ModelCard, path: str) -> list[str]:
+    """Write the spiking part of a card's graph as a NIR file (its real integer weights when
+    the card has converted ones); return what NIR cannot express, one string per kind
+    (:func:`neurosim.snn.nir_io.to_nir`).  Written whole or not at all."""
+    from pathlib import Path
+
+    import nir
+
+    from neurosim.snn.nir_io import to_nir
+
+    card = model if not isinstance(model, str) else load_card(model)
+    art = _artifact(card, None)
+    graph = compile_graph(card, None, art)
+    weights = None if art is None else (lambda b: art.weight_int(b.layer, b.site))
+    out, left = to_nir(graph, weights)
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.partial")
+    try:
+        nir.write(tmp, out)
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(path, None, f"cannot write NIR: {exc.strerror or exc}",
+                         expected="a writable file path") from None
+    return left
+
+
 def _load_input(path: str) -> np.ndarray:
     """A ``.npy`` input tensor, without pickles."""
     from pathlib import Path

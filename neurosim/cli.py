@@ -691,7 +691,15 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
     from neurosim.api import compile_graph
 
-    graph = compile_graph(load_card(args.model))
+    card = load_card(args.model)
+    if args.nir:
+        from neurosim.api import export_nir
+
+        left = export_nir(card, args.nir)
+        if left:
+            sys.stderr.write(f"{PROG}: warning: {args.nir}: not in NIR (listed in its metadata): "
+                             + "; ".join(left) + "\n")
+    graph = compile_graph(card)
     if args.out:
         from pathlib import Path
 
@@ -1100,6 +1108,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="lower a model card to its event-driven graph")
     c.add_argument("--model", required=True)
     c.add_argument("--out", help="write the graph as JSON to this file")
+    c.add_argument("--nir", help="write its spiking part as a NIR file (neuron groups, weight "
+                   "blocks; the rest listed in its metadata)")
     c.add_argument("--limit", type=_positive_int, default=12, help="blocks to list")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_cmd_compile)

@@ -8,7 +8,10 @@ for a population fed by several (a recurrent layer: its input and its own previo
 a group ``<population>.in`` that gathers those spikes side by side (``model="bus"``: the
 same spikes as their populations', routed to this block).  Each group's code at step ``t``
 is 1 where its neuron spiked (the input: its value); a recurrent projection's part holds
-step ``t - 1``.
+step ``t - 1``.  Input that drives neurons directly (no synapses) is no block.  A NIR file
+written by :func:`neurosim.snn.nir_io.to_nir` names its groups and blocks as the card's
+graph did (population hints: block name, layer, site, weight bits, the group's model,
+steps and code bits).
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ def to_graph(net: SpikingNetwork, weight_bits: int, input_bits: int = 1) -> Even
     groups: dict[str, NeuronGroup] = {}
     blocks, stages, edges = [], [], []
     for layer, post in enumerate(net.order):
-        incoming = net.incoming(post)
+        incoming = [j for j in net.incoming(post) if not j.drive]
         if not incoming:
             continue
+        hints = net[post].hints
         stage = []
         if len(incoming) == 1:
             src = incoming[0].pre
@@ -57,8 +61,10 @@ def to_graph(net: SpikingNetwork, weight_bits: int, input_bits: int = 1) -> Even
             groups[gname] = _group(net, gname, layer, size, "bus", bits)
             stage.append(gname)
         fan = np.concatenate([j.column_fanout() for j in incoming])
-        blk = SynapseBlock(f"{post}.syn", layer, post, gname, len(fan), net[post].size,
-                           weight_bits, fanout=fan, targets="neurons")
+        blk = SynapseBlock(hints.get("block", f"{post}.syn"), hints.get("layer", layer),
+                           hints.get("site", post), gname, len(fan), net[post].size,
+                           int(hints.get("weight_bits", weight_bits)), fanout=fan,
+                           targets=hints.get("targets", "neurons"))
         blocks.append(blk)
         stages.append([*stage, blk.name])
         edges += [(j.pre, blk.name) for j in incoming] + [(blk.name, post)]
@@ -68,7 +74,10 @@ def to_graph(net: SpikingNetwork, weight_bits: int, input_bits: int = 1) -> Even
 
 def _group(net: SpikingNetwork, name: str, layer: int, size: int, model: str,
            bits: int) -> NeuronGroup:
-    return NeuronGroup(name, layer, name, model, size, max_steps=1, salient=0, code_bits=bits)
+    h = net[name].hints if name != INPUT and model != "bus" else {}
+    return NeuronGroup(name, int(h.get("layer", layer)), h.get("site", name), h.get("model", model),
+                       size, max_steps=int(h.get("max_steps", 1)), salient=int(h.get("salient", 0)),
+                       code_bits=int(h.get("code_bits", bits)), signed=bool(h.get("signed", False)))
 
 
 def input_codes(values: np.ndarray, where: str) -> tuple[np.ndarray, int]:
@@ -105,7 +114,7 @@ class SimulatedSpikes:
                 parts.append((spikes[g.name], 0))
                 continue
             post = g.name[: -len(".in")]
-            for j in net.incoming(post):
+            for j in (j for j in net.incoming(post) if not j.drive):
                 parts.append((spikes[j.pre], 1 if j.recurrent else 0))
         self._parts = parts
         self._zero = zero

@@ -63,6 +63,9 @@ class Population:
     kind: str
     size: int
     params: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    hints: dict = field(default_factory=dict)
+    """What a NIR file exported by neurosim says of the graph node behind the population
+    (``metadata["neurosim"]``): its group's model, steps and code bits, its block's name."""
 
     @property
     def spiking(self) -> bool:
@@ -73,7 +76,7 @@ class Population:
 class Projection:
     """Weights (post size, pre size) float64 from population ``pre`` (or the input) to
     ``post``, plus a bias (post size,) added every step; ``recurrent``: it delivers the
-    previous step's spikes."""
+    previous step's spikes; ``drive``: see below."""
 
     name: str
     pre: str
@@ -81,6 +84,8 @@ class Projection:
     weights: np.ndarray = field(repr=False)
     bias: np.ndarray = field(repr=False)
     recurrent: bool = False
+    drive: bool = False
+    """Input values injected as current (an Input node straight into neurons): no synapses."""
 
     def column_fanout(self) -> np.ndarray:
         """Nonzero weights per presynaptic neuron, (pre size,) int32."""
@@ -195,6 +200,8 @@ class SpikingNetwork:
                     raise InputError(where, f"{key}.{what}", "not finite",
                                      got=float(arr[~np.isfinite(arr)][0]),
                                      expected="finite numbers")
+            if j.drive and j.pre != INPUT:
+                raise InputError(where, key, "only the input drives neurons without synapses")
             forward = j.pre == INPUT or position[j.pre] < position[j.post]
             if forward == j.recurrent:
                 raise InputError(where, key, "recurrent flag disagrees with the order",

@@ -6,7 +6,11 @@ nodes between two of them (Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, Avg
 Flatten, and the Input/Output nodes of nested graphs) are multiplied out into one dense
 projection per (source, target) pair, their biases summed into the target's.  A projection
 that closes a cycle is recurrent: it delivers the previous step's spikes.  Weights into the
-top-level Output node (no neuron between) become a ``readout`` population.
+top-level Output node (no neuron between) become a ``readout`` population.  Several
+top-level Input nodes are one input, their values side by side in the graph's node order;
+an edge from an Input straight into a neuron node drives those neurons with the input
+values as current, without synapses (a ``drive`` projection).  A node's
+``metadata["neurosim"]`` (written by :func:`to_nir`) is kept as its population's hints.
 """
 
 from __future__ import annotations
@@ -65,16 +69,16 @@ def _version() -> str:
     return version("nir")
 
 
-def _flatten(graph, prefix: str, nodes: dict, edges: list, where: str) -> tuple[str, str]:
+def _flatten(graph, prefix: str, nodes: dict, edges: list, where: str) -> tuple[list[str], str]:
     """Nested graphs inlined: their nodes as ``<graph>.<node>``; returns the names of the
-    graph's Input and Output nodes."""
+    graph's Input nodes (one in a nested graph) and of its first Output node."""
     ins, outs = [], []
     for name, node in graph.nodes.items():
         full = f"{prefix}{name}"
         kind = type(node).__name__
         if kind == "NIRGraph":
             i, o = _flatten(node, f"{full}.", nodes, edges, where)
-            nodes[full] = ("graph", (i, o))
+            nodes[full] = ("graph", (i[0], o))
         else:
             nodes[full] = (kind, node)
         if kind == "Input":
@@ -83,10 +87,11 @@ def _flatten(graph, prefix: str, nodes: dict, edges: list, where: str) -> tuple[
             outs.append(full)
     for src, dst in graph.edges:
         edges.append((f"{prefix}{src}", f"{prefix}{dst}"))
-    if len(ins) != 1 or len(outs) < 1:
-        raise InputError(where, prefix.rstrip(".") or "graph", "needs exactly one Input node "
-                         "and at least one Output node", got=f"{len(ins)} Input, {len(outs)} Output")
-    return ins[0], outs[0]
+    if (len(ins) != 1 if prefix else not ins) or not outs:
+        raise InputError(where, prefix.rstrip(".") or "graph",
+                         f"needs {'exactly one' if prefix else 'an'} Input node and an Output node",
+                         got=f"{len(ins)} Input, {len(outs)} Output")
+    return ins, outs[0]
 
 
 def _arr(x) -> np.ndarray:
@@ -99,7 +104,7 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
     where = source.get("file", name)
     nodes: dict[str, tuple[str, object]] = {}
     edges: list[tuple[str, str]] = []
-    top_in, _ = _flatten(graph, "", nodes, edges, where)
+    top_ins, _ = _flatten(graph, "", nodes, edges, where)
     top_outs = [n for n, node in graph.nodes.items() if type(node).__name__ == "Output"]
     # a nested graph's node resolves to its Input (as a target) and Output (as a source)
     resolve_dst = {n: v[0] for n, (k, v) in nodes.items() if k == "graph"}
@@ -115,8 +120,16 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
 
     shapes: dict[str, tuple[int, ...]] = {}
     pops: dict[str, Population] = {}
-    inp_shape = tuple(int(x) for x in np.atleast_1d(nodes[top_in][1].input_type["input"]))
-    shapes[top_in] = inp_shape
+    # the network's input: the Input nodes' values side by side, in the graph's node order
+    input_shape = {n: tuple(int(x) for x in np.atleast_1d(nodes[n][1].input_type["input"]))
+                   for n in top_ins}
+    in_size = {n: int(np.prod(sh)) for n, sh in input_shape.items()}
+    in_off = dict(zip(top_ins, np.cumsum([0] + [in_size[n] for n in top_ins])))
+    n_inputs = sum(in_size.values())
+
+    def selection(n: str) -> np.ndarray:
+        """(size of Input node n, all inputs): picks node n's values."""
+        return np.eye(n_inputs)[in_off[n]:in_off[n] + in_size[n]]
 
     def neuron(n: str) -> Population:
         if n in pops:
@@ -136,7 +149,8 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
                                  "parameters", got=v.shape, expected=str(shape))
             params[k] = np.broadcast_to(v.reshape(-1), (size,)).copy()
         shapes[n] = tuple(int(x) for x in shape) or (1,)
-        pops[n] = Population(n, _NEURONS[kind], size, params)
+        hints = dict((getattr(node, "metadata", None) or {}).get("neurosim", {}))
+        pops[n] = Population(n, _NEURONS[kind], size, params, hints)
         return pops[n]
 
     memo: dict[str, tuple[dict[str, np.ndarray], np.ndarray, tuple[int, ...]]] = {}
@@ -148,9 +162,8 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
         if n in memo:
             return memo[n]
         kind, node = nodes[n]
-        if n == top_in:
-            size = int(np.prod(inp_shape))
-            return {INPUT: np.eye(size)}, np.zeros(size), inp_shape
+        if n in in_off:
+            return {INPUT: selection(n)}, np.zeros(in_size[n]), input_shape[n]
         if kind in _NEURONS:
             p = neuron(n)
             return {n: np.eye(p.size)}, np.zeros(p.size), shapes[n]
@@ -184,20 +197,25 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
         p = neuron(n)
         if not preds[n]:
             raise InputError(where, n, f"{nodes[n][0]} node has no input edge")
-        terms, bias = {}, np.zeros(p.size)
+        terms, bias, drive = {}, np.zeros(p.size), None
         for q in preds[n]:
+            if q in in_off:  # an Input straight into neurons: its values are their current
+                drive = selection(q) if drive is None else drive + selection(q)
+                continue
             t, b, _ = into(q)
             for k, m in t.items():
                 terms[k] = terms[k] + m if k in terms else m
             bias = bias + b
-        for k, m in terms.items():
+        for k, m in [*terms.items(), *([("input", drive)] if drive is not None else [])]:
             if m.shape[0] != p.size:
                 raise InputError(where, n, f"{p.size} neurons get {m.shape[0]} inputs from {k}",
                                  expected=f"weights with {p.size} rows")
         first = True
         for k, m in terms.items():
-            projections.append((k, n, m, bias if first else np.zeros(p.size)))
+            projections.append((k, n, m, bias if first else np.zeros(p.size), False))
             first = False
+        if drive is not None:
+            projections.append((INPUT, n, drive, bias if first else np.zeros(p.size), True))
     for o in top_outs:
         for q in preds[o]:
             if nodes[q][0] in _NEURONS:
@@ -209,10 +227,10 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
             pops[rname] = Population(rname, "readout", size, {})
             first = True
             for k, m in terms.items():
-                projections.append((k, rname, m, bias if first else np.zeros(size)))
+                projections.append((k, rname, m, bias if first else np.zeros(size), False))
                 first = False
             outputs.append(rname)
-    net = _assemble(name, int(np.prod(inp_shape)), pops, projections, outputs, source, where)
+    net = _assemble(name, n_inputs, pops, projections, outputs, source, where)
     net.stored = _stored(nodes)
     return net
 
@@ -352,14 +370,13 @@ def _pool(kind: str, node, in_shape, where: str, n: str):
 
 def _assemble(name: str, n_in: int, pops: dict[str, Population], projections: list,
               outputs: list[str], source: dict, where: str) -> SpikingNetwork:
-    """Order the populations from the input (depth first), mark the projections that close
-    a cycle recurrent, and refuse populations the input cannot reach."""
+    """Mark the projections that close a cycle (depth first from the input) recurrent,
+    refuse populations the input cannot reach, and order the rest."""
     succ: dict[str, list[str]] = {INPUT: []}
-    for pre, post, _, _ in projections:
+    for pre, post, *_ in projections:
         succ.setdefault(pre, []).append(post)
     state: dict[str, int] = {}  # 1 on the stack, 2 done
     back: set[tuple[str, str]] = set()
-    finished: list[str] = []
     stack = [(INPUT, iter(succ.get(INPUT, [])))]
     state[INPUT] = 1
     while stack:
@@ -367,7 +384,6 @@ def _assemble(name: str, n_in: int, pops: dict[str, Population], projections: li
         nxt = next(it, None)
         if nxt is None:
             state[node] = 2
-            finished.append(node)
             stack.pop()
         elif state.get(nxt) == 1:
             back.add((node, nxt))
@@ -380,8 +396,96 @@ def _assemble(name: str, n_in: int, pops: dict[str, Population], projections: li
                          expected="every neuron node downstream of the Input")
     if not outputs:
         raise InputError(where, "Output", "no neuron or weights feed the Output node")
-    order = [p for p in reversed(finished) if p != INPUT]
-    projs = [Projection(f"{pre}->{post}", pre, post, m, b, (pre, post) in back)
-             for pre, post, m, b in projections]
+    # evaluation order: sources before targets over the forward projections, ties in the
+    # graph's node order (Kahn's algorithm)
+    rank = {p: i for i, p in enumerate(pops)}
+    need = {p: 0 for p in pops}
+    for pre, post, *_ in projections:
+        if pre != INPUT and (pre, post) not in back:
+            need[post] += 1
+    ready = sorted((p for p in pops if need[p] == 0), key=rank.get)
+    order = []
+    while ready:
+        p = ready.pop(0)
+        order.append(p)
+        for q in succ.get(p, []):
+            if (p, q) not in back:
+                need[q] -= 1
+                if need[q] == 0:
+                    ready.append(q)
+                    ready.sort(key=rank.get)
+    projs = [Projection(f"{pre}{'=>' if drive else '->'}{post}", pre, post, m, b,
+                        (pre, post) in back, drive)
+             for pre, post, m, b, drive in projections]
     projs.sort(key=lambda j: (order.index(j.post), j.recurrent, j.pre))
     return SpikingNetwork(name, n_in, [pops[p] for p in order], projs, outputs, source)
+
+
+MAX_EXPORT_WEIGHTS = 1 << 26
+"""The most weights an exported NIR file holds (256 MiB of float32)."""
+
+
+def to_nir(graph, weights=None) -> tuple[object, list[str]]:
+    """The spiking part of an :class:`~neurosim.graph.ir.EventGraph` as a ``nir.NIRGraph``,
+    and what NIR cannot express.
+
+    Each neuron group that drives weights is an Input node ``<group>.input`` straight into
+    an IF node ``<group>`` (NIR has no graded GIF neuron: the group's model, steps and code
+    bits are its ``metadata["neurosim"]``); each weight block is a Linear node
+    ``<block>.weight`` into an I node ``<block>`` (the block's targets, which integrate its
+    sums) and an Output node ``<block>.output``.  ``weights(block)``: the block's (c_out,
+    c_in) weights, or None (then its nonzero pattern: ones where it has synapses, dense for a
+    graph of shapes).  Attention blocks over the spiking KV cache and the dense-unit ops are
+    listed in the graph's metadata and returned, one string per kind.
+    """
+    import nir  # noqa: PLC0415
+
+    total = sum(b.c_in * b.c_out for b in graph.blocks if b.kind == "weights")
+    if total > MAX_EXPORT_WEIGHTS:
+        raise InputError(graph.model, "blocks", "too many weights to write as NIR", got=total,
+                         expected=f"at most {MAX_EXPORT_WEIGHTS} (a smaller card)")
+    blocks = [b for b in graph.blocks if b.kind == "weights"]
+    sources = {b.source for b in blocks}
+    nodes: dict[str, object] = {}
+    edges: list[tuple[str, str]] = []
+    for g in graph.groups:
+        if g.name not in sources:
+            continue
+        n = g.size
+        nodes[f"{g.name}.input"] = nir.Input(input_type={"input": np.array([n])})
+        nodes[g.name] = nir.IF(r=np.ones(n), v_threshold=np.ones(n), v_reset=np.zeros(n),
+                               metadata={"neurosim": {
+                                   "model": g.model, "layer": g.layer, "site": g.site,
+                                   "max_steps": g.max_steps, "salient": g.salient,
+                                   "code_bits": g.code_bits, "signed": g.signed}})
+        edges.append((f"{g.name}.input", g.name))
+    for b in blocks:
+        w = weights(b) if weights is not None else None
+        if w is None:
+            w = np.ones((b.c_out, b.c_in), np.float32)
+            if b.fanout is not None:  # the nonzero pattern only: the first fanout[c] rows
+                w *= np.arange(b.c_out)[:, None] < b.fanout[None, :]
+        if b.identity:
+            w = np.eye(b.c_in, dtype=np.float32)
+        nodes[f"{b.name}.weight"] = nir.Linear(weight=np.asarray(w, np.float32))
+        nodes[b.name] = nir.I(r=np.ones(b.c_out), metadata={"neurosim": {
+            "block": b.name, "layer": b.layer, "site": b.site, "weight_bits": b.weight_bits,
+            "targets": b.targets}})
+        nodes[f"{b.name}.output"] = nir.Output(output_type={"output": np.array([b.c_out])})
+        edges += [(b.source, f"{b.name}.weight"), (f"{b.name}.weight", b.name),
+                  (b.name, f"{b.name}.output")]
+    left = []
+    kv = [b.name for b in graph.blocks if b.kind == "kv"]
+    if kv:
+        left.append(f"{len(kv)} attention blocks over the spiking KV cache ({', '.join(kv[:2])}"
+                    + (", ..." if len(kv) > 2 else "") + ")")
+    kinds: dict[str, int] = {}
+    for op in graph.dense_ops:
+        kinds[op.kind] = kinds.get(op.kind, 0) + 1
+    if kinds:
+        left.append(f"{len(graph.dense_ops)} dense-unit ops ("
+                    + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ")")
+    meta = {"neurosim": {"model": graph.model, "family": graph.family,  # strings: HDF5 keeps them
+                         "graph_weights": graph.weights, "not_in_nir": "; ".join(left),
+                         "kv_blocks": ", ".join(kv), "dense_ops": kinds}}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta), left

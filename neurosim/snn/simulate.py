@@ -122,6 +122,7 @@ class Simulator:
                     a["col_off"], a["indptr"],
                     a["rows"], a["vals"], spikes, synops, v, i_syn)
         off = a["pop_off"]
+        synops[:, [j.drive for j in net.projections]] = 0  # current injected, no synapses
         return SimulationRun(
             spikes={p.name: spikes[:, off[i]:off[i + 1]] for i, p in enumerate(net.populations)},
             synops={j.name: synops[:, i] for i, j in enumerate(net.projections)},
