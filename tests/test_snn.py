@@ -79,9 +79,10 @@ def test_recurrent_edge_delivers_the_previous_step():
     assert run.synops["input->t"].tolist() == [1, 0, 0, 0]
 
 
-def _reference(net, x, dt):
+def _reference(net, x, dt, delay=False):
     """The module docstring's equations with dense matrix products, population by
-    population: spikes (T, N) per population, in the network's order."""
+    population: spikes (T, N) per population, in the network's order; ``delay``: every
+    projection delivers the previous step's spikes."""
     state = {p.name: {"v": np.zeros(p.size), "i": np.zeros(p.size)} for p in net.populations}
     spikes = {p.name: np.zeros((len(x), p.size), np.uint8) for p in net.populations}
     for t in range(len(x)):
@@ -89,12 +90,11 @@ def _reference(net, x, dt):
             cur = np.zeros(p.size)
             for j in net.incoming(p.name):
                 cur = cur + j.bias
-                if j.pre == "input":
-                    src = x[t]
-                elif j.recurrent:
-                    src = spikes[j.pre][t - 1] if t else np.zeros(net.size(j.pre))
+                lag = 1 if (delay or j.recurrent) else 0
+                if t - lag < 0:
+                    src = np.zeros(net.size(j.pre))
                 else:
-                    src = spikes[j.pre][t]
+                    src = (x if j.pre == "input" else spikes[j.pre])[t - lag]
                 cur = cur + j.weights @ src
             s, q = state[p.name], p.params
             if p.kind == "threshold":
@@ -124,8 +124,8 @@ def _dyadic(rng, shape, density):
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_hidden=st.integers(1, 40),
        kind=st.sampled_from(["lif", "cubalif", "if"]), recurrent=st.booleans(),
-       density=st.floats(0.1, 1.0))
-def test_kernel_equals_dense_reference(seed, n_hidden, kind, recurrent, density):
+       density=st.floats(0.1, 1.0), delay=st.booleans())
+def test_kernel_equals_dense_reference(seed, n_hidden, kind, recurrent, density, delay):
     rng = np.random.default_rng(seed)
     n_in, n_out, dt = 7, 3, 1e-4
     tau = np.full(n_hidden, 1e-3)
@@ -152,13 +152,13 @@ def test_kernel_equals_dense_reference(seed, n_hidden, kind, recurrent, density)
         edges += [("hidden", "rec"), ("rec", "hidden")]
     net = from_nir(nir.NIRGraph(nodes=nodes, edges=edges), "random")
     x = (rng.random((30, n_in)) < 0.3).astype(np.uint8)
-    run = Simulator(net).run(x, dt)
-    ref = _reference(net, x.astype(float), dt)
+    run = Simulator(net).run(x, dt, synaptic_delay=delay)
+    ref = _reference(net, x.astype(float), dt, delay)
     for p in net.populations:
         assert np.array_equal(run.spikes[p.name], ref[p.name]), p.name
     for j in net.projections:  # synops: each source spike times its column's nonzeros
         src = x if j.pre == "input" else ref[j.pre]
-        if j.recurrent:
+        if j.recurrent or delay:
             src = np.vstack([np.zeros((1, src.shape[1])), src[:-1]])
         assert np.array_equal(run.synops[j.name], (src != 0) @ j.column_fanout()), j.name
 

@@ -29,7 +29,7 @@ def _column(acc: np.ndarray, lo: int, k0: int, k1: int, dense: bool, rows: np.nd
 @nb.njit(cache=True, nogil=True)
 def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.ndarray,
               params: np.ndarray, bias: np.ndarray, proj_pre: np.ndarray,
-              proj_post: np.ndarray, proj_rec: np.ndarray, proj_dense: np.ndarray,
+              proj_post: np.ndarray, proj_lag: np.ndarray, proj_dense: np.ndarray,
               row_shift: np.ndarray, col_off: np.ndarray, indptr: np.ndarray,
               rows: np.ndarray, vals: np.ndarray, spikes: np.ndarray, synops: np.ndarray,
               v: np.ndarray, i_syn: np.ndarray) -> None:
@@ -37,7 +37,8 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
 
     inputs (T, n_in) float64; populations in evaluation order, neurons ``pop_off[p] :
     pop_off[p + 1]`` of the flat state; params (8, N) float64; bias (N,); projection ``j``
-    from ``proj_pre[j]`` (-1: the input) to ``proj_post[j]``, its columns ``col_off[j] :
+    from ``proj_pre[j]`` (-1: the input) to ``proj_post[j]``, delivering the spikes (input
+    values) of step ``t - proj_lag[j]`` (0 or 1), its columns ``col_off[j] :
     col_off[j + 1]`` of the CSC arrays indptr (cols + 1,) int64, vals float32 or float64,
     rows int32 (synapse ``k``'s target within the post population is ``rows[k +
     row_shift[j]]``; a ``proj_dense`` projection has no rows: its column holds every target
@@ -55,14 +56,14 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
                     continue
                 c0, q, dense, shift = col_off[j], proj_pre[j], proj_dense[j], row_shift[j]
                 n_syn = 0
-                if q < 0:
+                ts = t - proj_lag[j]
+                if q < 0 and ts >= 0:
                     for c in range(inputs.shape[1]):
-                        x = inputs[t, c]
+                        x = inputs[ts, c]
                         if x != 0.0:
                             n_syn += _column(acc, lo, indptr[c0 + c], indptr[c0 + c + 1], dense,
                                              rows, shift, vals, x)
-                else:
-                    ts = t - 1 if proj_rec[j] else t
+                elif q >= 0:
                     if ts >= 0:
                         q0 = pop_off[q]
                         for c in range(pop_off[q + 1] - q0):

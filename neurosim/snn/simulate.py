@@ -25,13 +25,15 @@ MAX_INPUT_VALUES = 1 << 31
 class SimulationRun:
     """One run: ``spikes[pop]`` (T, size) uint8, ``synops[projection]`` (T,) int64,
     ``input_events`` (T,) int64 (nonzero input values), ``voltage[pop]`` (size,) float64
-    final membrane values, ``dt_s`` and ``integrator``."""
+    final membrane values, ``dt_s``, ``synaptic_delay`` (see :meth:`Simulator.run`) and
+    ``integrator``."""
 
     spikes: dict[str, np.ndarray]
     synops: dict[str, np.ndarray]
     input_events: np.ndarray
     voltage: dict[str, np.ndarray]
     dt_s: float
+    synaptic_delay: bool = False
     integrator: str = INTEGRATOR
 
     @property
@@ -87,7 +89,6 @@ class Simulator:
             "proj_pre": np.array([-1 if j.pre == INPUT else index[j.pre] for j in net.projections],
                                  np.int64),
             "proj_post": np.array([index[j.post] for j in net.projections], np.int64),
-            "proj_rec": np.array([j.recurrent for j in net.projections], np.bool_),
             "proj_dense": np.array(dense, np.bool_),
             "row_shift": np.array(row_shift, np.int64),
             "col_off": np.array(col_off, np.int64),
@@ -96,8 +97,12 @@ class Simulator:
             "vals": vals,
         }
 
-    def run(self, inputs: np.ndarray, dt_s: float) -> SimulationRun:
-        """Simulate ``inputs`` (T, inputs) of finite values (spikes: 0/1) at ``dt_s``."""
+    def run(self, inputs: np.ndarray, dt_s: float, synaptic_delay: bool = False) -> SimulationRun:
+        """Simulate ``inputs`` (T, inputs) of finite values (spikes: 0/1) at ``dt_s``.
+
+        ``synaptic_delay``: every projection delivers the previous step's spikes, one step
+        per layer as on Loihi and in SANA-FE (default: NIR's, as snnTorch and Norse run it:
+        a forward projection delivers the same step's, a recurrent one the previous)."""
         net = self.net
         where = net.source.get("file", net.name)
         x = np.asarray(inputs)
@@ -117,8 +122,9 @@ class Simulator:
         spikes = np.zeros((x.shape[0], n), np.uint8)
         synops = np.zeros((x.shape[0], len(net.projections)), np.int64)
         v, i_syn = np.zeros(n), np.zeros(n)
+        lag = np.array([synaptic_delay or j.recurrent for j in net.projections], np.int64)
         k._simulate(float(dt_s), x, a["pop_kind"], a["pop_off"], a["params"], a["bias"],
-                    a["proj_pre"], a["proj_post"], a["proj_rec"], a["proj_dense"], a["row_shift"],
+                    a["proj_pre"], a["proj_post"], lag, a["proj_dense"], a["row_shift"],
                     a["col_off"], a["indptr"],
                     a["rows"], a["vals"], spikes, synops, v, i_syn)
         off = a["pop_off"]
@@ -128,7 +134,7 @@ class Simulator:
             synops={j.name: synops[:, i] for i, j in enumerate(net.projections)},
             input_events=np.count_nonzero(x, axis=1).astype(np.int64),
             voltage={p.name: v[off[i]:off[i + 1]].copy() for i, p in enumerate(net.populations)},
-            dt_s=float(dt_s))
+            dt_s=float(dt_s), synaptic_delay=bool(synaptic_delay))
 
 
 def bernoulli_input(inputs: int, steps: int, rate: float, seed: int) -> np.ndarray:
