@@ -158,6 +158,7 @@ def run_network(
     seed: int = 0,
     dt_s: float = DEFAULT_DT_S,
     weight_bits: int = DEFAULT_WEIGHT_BITS,
+    synaptic_delay: bool = False,
     baselines: tuple[str, ...] = ("generic-45nm",),
     threads: int | None = None,
     progress: Progress | None = None,
@@ -170,7 +171,9 @@ def run_network(
     Input: ``inputs`` (steps, inputs) spike counts (an array or a ``.npy`` file), or
     Bernoulli spikes at ``rate`` for ``steps`` steps (seeded by ``seed``).  ``dt_s``: the
     step of the forward-Euler integration of NIR's ODEs; ``weight_bits``: the bits a
-    weight takes on chip (``assumed``: NIR weights are real numbers); ``baselines``: the
+    weight takes on chip (``assumed``: NIR weights are real numbers); ``synaptic_delay``:
+    every projection delivers the previous step's spikes (Loihi's and SANA-FE's timing;
+    default NIR's, as snnTorch runs it); ``baselines``: the
     literature accounting by default (a GPU profile's serving overhead is an LLM's).
     """
     from neurosim.snn.graph import SimulatedSpikes, input_codes, to_graph
@@ -207,14 +210,16 @@ def run_network(
     codes, bits = input_codes(x, where)
     if progress is not None:
         progress("simulate", 0, 1)
-    sim = Simulator(net).run(codes, dt_s)
+    sim = Simulator(net).run(codes, dt_s, synaptic_delay=bool(synaptic_delay))
     if progress is not None:
         progress("simulate", 1, 1)
     graph = to_graph(net, weight_bits, bits)
     origin["sha256"] = hashlib.sha256(np.ascontiguousarray(codes).tobytes()).hexdigest()
     source = SimulatedSpikes(graph, net, sim, codes, {
         "kind": "simulated", "model": "time-stepped simulation of the network",
-        "integrator": sim.integrator, "dt_s": sim.dt_s, "steps": sim.steps, "input": origin})
+        "integrator": sim.integrator, "dt_s": sim.dt_s, "steps": sim.steps, "input": origin,
+        "timing": "synaptic delay of one step per projection" if sim.synaptic_delay
+        else "NIR: forward projections within the step, recurrent ones one step late"})
     base_profiles = _baseline_profiles(prof, baselines)
     with using(threads):
         counters = replay_graph(

@@ -318,8 +318,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     page = _check_page(args.report) if args.report else None
     if args.model.endswith(".nir"):
         return _run_network(args, out_dir, page)
-    for flag in ("steps", "rate", "input", "dt", "weight_bits"):
-        if getattr(args, flag) is not None:
+    for flag in ("steps", "rate", "input", "dt", "weight_bits", "synaptic_delay"):
+        if getattr(args, flag) not in (None, False):
             raise InputError("run", f"--{flag.replace('_', '-')}", "applies to a .nir network only",
                              got=args.model, expected="--model <file>.nir")
     card, profile = load_card(args.model), load_profile(args.profile)
@@ -348,6 +348,7 @@ def _run_network(args: argparse.Namespace, out_dir, page) -> int:
         result = run_network(net, profile, steps=args.steps, rate=args.rate, inputs=args.input,
                              seed=args.seed, dt_s=args.dt if args.dt is not None else DEFAULT_DT_S,
                              weight_bits=args.weight_bits or DEFAULT_WEIGHT_BITS,
+                             synaptic_delay=args.synaptic_delay,
                              threads=args.threads, progress=bars)
     code = _emit(result, out_dir, args.json)
     if page is not None:
@@ -1057,6 +1058,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="integration step in seconds (default 1e-4)")
     n.add_argument("--weight-bits", type=_positive_int, default=None,
                    help="bits of a weight on chip (default 8, assumed)")
+    n.add_argument("--synaptic-delay", action="store_true",
+                   help="every projection delivers the previous step's spikes (Loihi's timing)")
     r.set_defaults(func=_cmd_run)
 
     x = sub.add_parser("report", help="a self-contained HTML page of a run, sweep or "
