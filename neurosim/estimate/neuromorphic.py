@@ -32,7 +32,10 @@ cores the mapping uses (those of its chips when no synapse block is placed).  De
 and their transfer bandwidth are per chip (``dense_unit.location: chip``, times the chips
 used) or in total (``host``).  With layer
 pipelining across tokens (a profile option) a new token enters every ``bottleneck_s`` = the
-slowest stage's time; latency per token is unchanged.
+slowest stage's time; latency per token is unchanged.  Counters marked
+``concurrent_stages`` (an imported network under a one-step synaptic delay, as Loihi runs
+it: every layer works on the previous step's spikes at the same time) take the slowest
+stage's time per step, and its parts.
 
 A batch of B independent sequences shares the system: ``latency_s`` is the time between
 two tokens of one sequence, B token passes without pipelining, max(one pass, B x
@@ -203,19 +206,29 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
                       stage, n_st)
     total_s = spiking_s + dense_s + xfer
     bottleneck = total_s.max(axis=1, initial=0.0)
-    latency = _latency(total_s.sum(axis=1), bottleneck, int(m.get("batch", 1)),
-                       p.execution.layer_pipelining)
+    if m.get("concurrent_stages"):  # every stage works on the previous step's spikes at once
+        latency = int(m.get("batch", 1)) * bottleneck
+        pick = np.arange(len(total_s)), total_s.argmax(axis=1) if n_st else 0
+
+        def part(x: np.ndarray) -> np.ndarray:
+            return x[pick] if n_st else np.zeros(len(total_s))
+    else:
+        latency = _latency(total_s.sum(axis=1), bottleneck, int(m.get("batch", 1)),
+                           p.execution.layer_pipelining)
+
+        def part(x: np.ndarray) -> np.ndarray:
+            return x.sum(axis=1)
     e["static"] = chips * float(p.chip.static_power_mw) * 1e-3 * latency / m.get("batch", 1)
 
     cols: dict[str, np.ndarray] = {
         "energy_j": sum(e.values()),
         "latency_s": latency,
         "bottleneck_s": bottleneck,
-        "latency_s:spiking": spiking_s.sum(axis=1),
-        "latency_s:dense": dense_s.sum(axis=1),
-        "latency_s:transfer": xfer.sum(axis=1),
-        "latency_s:spiking:noc": noc_s.sum(axis=1),
-        "latency_s:spiking:barrier": barrier_s.sum(axis=1),
+        "latency_s:spiking": part(spiking_s),
+        "latency_s:dense": part(dense_s),
+        "latency_s:transfer": part(xfer),
+        "latency_s:spiking:noc": part(noc_s),
+        "latency_s:spiking:barrier": part(barrier_s),
     }
     for i, lv in enumerate(p.memory):
         cols[f"memory_bytes:{lv.name}"] = (read[:, i] + write[:, i]) / 8

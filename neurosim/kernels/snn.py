@@ -14,16 +14,14 @@ TAU, TAU_SYN, R, V_LEAK, V_TH, V_RESET, W_IN, THR = range(8)
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _column(acc: np.ndarray, lo: int, k0: int, k1: int, dense: bool, rows: np.ndarray,
-            shift: int, vals: np.ndarray, x: float) -> int:
-    """Add ``x`` times one weight column (``vals[k0:k1]``) to its targets; return its
-    synapses."""
+            shift: int, vals: np.ndarray, x: float) -> None:
+    """Add ``x`` times one weight column (``vals[k0:k1]``) to its targets."""
     if dense:
         for k in range(k1 - k0):
             acc[lo + k] += vals[k0 + k] * x
     else:
         for k in range(k0, k1):
             acc[lo + rows[k + shift]] += vals[k] * x
-    return k1 - k0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -31,8 +29,8 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
               params: np.ndarray, bias: np.ndarray, proj_pre: np.ndarray,
               proj_post: np.ndarray, proj_lag: np.ndarray, proj_dense: np.ndarray,
               row_shift: np.ndarray, col_off: np.ndarray, indptr: np.ndarray,
-              rows: np.ndarray, vals: np.ndarray, spikes: np.ndarray, synops: np.ndarray,
-              v: np.ndarray, i_syn: np.ndarray) -> None:
+              rows: np.ndarray, vals: np.ndarray, spikes: np.ndarray, v: np.ndarray,
+              i_syn: np.ndarray) -> None:
     """Run every step.
 
     inputs (T, n_in) float64; populations in evaluation order, neurons ``pop_off[p] :
@@ -42,8 +40,8 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
     col_off[j + 1]`` of the CSC arrays indptr (cols + 1,) int64, vals float32 or float64,
     rows int32 (synapse ``k``'s target within the post population is ``rows[k +
     row_shift[j]]``; a ``proj_dense`` projection has no rows: its column holds every target
-    in order).  Writes spikes (T, N) uint8, synops
-    (T, J) int64 and the final v, i_syn (N,) float64 (start at zero)."""
+    in order).  Writes spikes (T, N) uint8 and the final v, i_syn (N,) float64 (start at
+    zero)."""
     n_t = inputs.shape[0]
     acc = np.zeros(v.shape[0])
     for t in range(n_t):
@@ -55,22 +53,20 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
                 if proj_post[j] != p:
                     continue
                 c0, q, dense, shift = col_off[j], proj_pre[j], proj_dense[j], row_shift[j]
-                n_syn = 0
                 ts = t - proj_lag[j]
                 if q < 0 and ts >= 0:
                     for c in range(inputs.shape[1]):
                         x = inputs[ts, c]
                         if x != 0.0:
-                            n_syn += _column(acc, lo, indptr[c0 + c], indptr[c0 + c + 1], dense,
-                                             rows, shift, vals, x)
+                            _column(acc, lo, indptr[c0 + c], indptr[c0 + c + 1], dense, rows,
+                                    shift, vals, x)
                 elif q >= 0:
                     if ts >= 0:
                         q0 = pop_off[q]
                         for c in range(pop_off[q + 1] - q0):
                             if spikes[ts, q0 + c]:
-                                n_syn += _column(acc, lo, indptr[c0 + c], indptr[c0 + c + 1],
-                                                 dense, rows, shift, vals, 1.0)
-                synops[t, j] = n_syn
+                                _column(acc, lo, indptr[c0 + c], indptr[c0 + c + 1], dense,
+                                        rows, shift, vals, 1.0)
             kind = pop_kind[p]
             for i in range(lo, hi):
                 x = acc[i]

@@ -7,8 +7,8 @@ neurons are placed once.  The block's source group is the spiking population its
 for a population fed by several (a recurrent layer: its input and its own previous spikes),
 a group ``<population>.in`` that gathers those spikes side by side (``model="bus"``: the
 same spikes as their populations', routed to this block).  Each group's code at step ``t``
-is 1 where its neuron spiked (the input: its value); a recurrent projection's part holds
-step ``t - 1``.  Input that drives neurons directly (no synapses) is no block.  A NIR file
+is 1 where its neuron spiked (the input: its value): events are counted in the step that
+sends them, whenever they are integrated (a recurrent or delayed projection: the next).  Input that drives neurons directly (no synapses) is no block.  A NIR file
 written by :func:`neurosim.snn.nir_io.to_nir` names its groups and blocks as the card's
 graph did (population hints: block name, layer, site, weight bits, the group's model,
 steps and code bits).
@@ -111,19 +111,18 @@ class SimulatedSpikes:
         parts = []
         for g in graph.groups:
             if g.model != "bus":
-                parts.append((spikes[g.name], 0))
+                parts.append(spikes[g.name])
                 continue
             post = g.name[: -len(".in")]
             for j in (j for j in net.incoming(post) if not j.drive):
-                parts.append((spikes[j.pre], 1 if j.recurrent else 0))
+                parts.append(spikes[j.pre])
         self._parts = parts
         self._zero = zero
         self.steps = run.steps
 
     def codes(self, position: int) -> np.ndarray:
-        row = [s[position - lag] if position - lag >= 0 else np.zeros(s.shape[1], np.int8)
-               for s, lag in self._parts]
-        return np.concatenate(row)[None, :] if row else self._zero
+        return np.concatenate([s[position] for s in self._parts])[None, :] if self._parts \
+            else self._zero
 
     def provenance(self) -> dict[str, Any]:
         return dict(self._provenance)

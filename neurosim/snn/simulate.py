@@ -23,7 +23,9 @@ MAX_INPUT_VALUES = 1 << 31
 
 @dataclass(eq=False)
 class SimulationRun:
-    """One run: ``spikes[pop]`` (T, size) uint8, ``synops[projection]`` (T,) int64,
+    """One run: ``spikes[pop]`` (T, size) uint8, ``synops[projection]`` (T,) int64 (the
+    synapses reached by the spikes sent at each step, delivered then or, one step late, at
+    the next; the last step's late ones too),
     ``input_events`` (T,) int64 (nonzero input values), ``voltage[pop]`` (size,) float64
     final membrane values, ``dt_s``, ``synaptic_delay`` (see :meth:`Simulator.run`) and
     ``integrator``."""
@@ -120,18 +122,26 @@ class Simulator:
         a = self._arrays
         n = int(a["pop_off"][-1])
         spikes = np.zeros((x.shape[0], n), np.uint8)
-        synops = np.zeros((x.shape[0], len(net.projections)), np.int64)
         v, i_syn = np.zeros(n), np.zeros(n)
         lag = np.array([synaptic_delay or j.recurrent for j in net.projections], np.int64)
         k._simulate(float(dt_s), x, a["pop_kind"], a["pop_off"], a["params"], a["bias"],
                     a["proj_pre"], a["proj_post"], lag, a["proj_dense"], a["row_shift"],
                     a["col_off"], a["indptr"],
-                    a["rows"], a["vals"], spikes, synops, v, i_syn)
+                    a["rows"], a["vals"], spikes, v, i_syn)
         off = a["pop_off"]
-        synops[:, [j.drive for j in net.projections]] = 0  # current injected, no synapses
+        index = {p.name: i for i, p in enumerate(net.populations)}
+
+        def synops(j) -> np.ndarray:
+            """The synapses the spikes of each step reach (an injected current: none)."""
+            if j.drive:
+                return np.zeros(len(x), np.int64)
+            q = index.get(j.pre)
+            src = x if q is None else spikes[:, off[q]:off[q + 1]]
+            return (src != 0).astype(np.int64) @ j.column_fanout().astype(np.int64)
+
         return SimulationRun(
             spikes={p.name: spikes[:, off[i]:off[i + 1]] for i, p in enumerate(net.populations)},
-            synops={j.name: synops[:, i] for i, j in enumerate(net.projections)},
+            synops={j.name: synops(j) for j in net.projections},
             input_events=np.count_nonzero(x, axis=1).astype(np.int64),
             voltage={p.name: v[off[i]:off[i + 1]].copy() for i, p in enumerate(net.populations)},
             dt_s=float(dt_s), synaptic_delay=bool(synaptic_delay))

@@ -1,0 +1,95 @@
+"""The networks neurosim is cross-checked on against SANA-FE, and the comparison itself
+(``tests/test_snn_peers.py`` and ``benchmarks/snn.py`` run them).
+
+Every network is IF neurons (threshold 1, reset 0; SANA-FE's LIF with no leak) with weights
+on the 1/64 grid in [-0.25, 0.75), so SANA-FE's float32 numbers and its 1/64 truncation
+change nothing and the spikes must agree exactly.  Both run with a one-step synaptic delay
+(SANA-FE's timing) on ``loihi-calibrated``, whose per-event costs are SANA-FE's Loihi
+numbers.  SANA-FE has no static power, so its energy is set beside neurosim's without the
+``static`` component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.snn.network import Population, Projection, SpikingNetwork
+
+DT_S = 1e-4
+R = 1.0 / DT_S  # dt · r = 1: an IF neuron adds its input current each step
+CASES = {
+    "ff-64-128-10": ([64, 128, 10], False),
+    "ff-256-512-64": ([256, 512, 64], False),
+    "ff-512-1024-128": ([512, 1024, 128], False),
+    "recurrent-64-128r-10": ([64, 128, 10], True),
+    "ff-64-1500-10 (1,500 > 1,024 per core)": ([64, 1500, 10], False),
+}
+"""name: (layer sizes, the first hidden layer recurrent with 20 % of its weights)."""
+
+
+def _if(name: str, n: int) -> Population:
+    return Population(name, "if", n, {"r": np.full(n, R), "v_threshold": np.ones(n),
+                                      "v_reset": np.zeros(n)})
+
+
+def network(sizes: list[int], recurrent: bool, seed: int = 0) -> SpikingNetwork:
+    """IF layers of ``sizes[1:]`` fed by ``sizes[0]`` inputs, weights on the 1/64 grid."""
+    rng = np.random.default_rng(seed)
+    pops = [_if(f"l{i}", n) for i, n in enumerate(sizes[1:], 1)]
+    projs = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+        pre = "input" if i == 1 else f"l{i - 1}"
+        a = max(1, round(192 / n_in))  # mean weight a/64: 10 % of the inputs add ~0.3 a step
+        w = rng.integers(-a, 3 * a, (n_out, n_in)) / 64.0
+        projs.append(Projection(f"{pre}->l{i}", pre, f"l{i}", w, np.zeros(n_out)))
+        if recurrent and i == 1:
+            r = rng.integers(-8, 8, (n_out, n_out)) * (rng.random((n_out, n_out)) < 0.2) / 64.0
+            projs.append(Projection("l1->l1", "l1", "l1", r, np.zeros(n_out), recurrent=True))
+    return SpikingNetwork("crosscheck", sizes[0], pops, projs, [pops[-1].name])
+
+
+@dataclass
+class Comparison:
+    """One network on both: spikes (theirs), whether they are equal, energy and latency
+    of each (neurosim's energy without static power) and their ratios neurosim / SANA-FE."""
+
+    spikes: int
+    spikes_equal: bool
+    energy_j: float
+    sanafe_energy_j: float
+    latency_s: float
+    sanafe_latency_s: float
+    synops: int
+    sanafe_synapse_events: int
+    messages: int
+    sanafe_messages: int
+
+    @property
+    def energy_ratio(self) -> float:
+        return self.energy_j / self.sanafe_energy_j
+
+    @property
+    def latency_ratio(self) -> float:
+        return self.latency_s / self.sanafe_latency_s
+
+
+def compare(net: SpikingNetwork, inputs: np.ndarray) -> Comparison:
+    """Run ``net`` on ``inputs`` in neurosim (``loihi-calibrated``) and in SANA-FE."""
+    from neurosim.api import run_network
+    from neurosim.snn.sanafe import run_sanafe
+    from neurosim.snn.simulate import Simulator
+
+    mine = Simulator(net).run(inputs, DT_S, synaptic_delay=True)
+    theirs = run_sanafe(net, inputs, DT_S)
+    equal = all(np.array_equal(mine.spikes[p], theirs.spikes[p]) for p in net.order)
+    res = run_network(net, "loihi-calibrated", inputs=inputs, synaptic_delay=True, baselines=())
+    t = res.tokens
+    return Comparison(
+        spikes=int(sum(theirs.spikes[p].sum() for p in net.order)), spikes_equal=equal,
+        energy_j=float(t["energy_j"].sum() - t["energy_j:static"].sum()),
+        sanafe_energy_j=theirs.energy_j, latency_s=float(t["latency_s"].sum()),
+        sanafe_latency_s=theirs.latency_s, synops=int(t["synops"].sum()),
+        sanafe_synapse_events=theirs.counts["synapse_events"], messages=int(t["messages"].sum()),
+        sanafe_messages=theirs.counts["messages"])
