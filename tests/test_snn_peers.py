@@ -12,8 +12,9 @@ snn = pytest.importorskip("snntorch")
 pytest.importorskip("neurobench")
 
 from neurosim.api import run_network  # noqa: E402
+from neurosim.snn.crosscheck import CASES, compare, network  # noqa: E402
 from neurosim.snn.nir_io import read_nir  # noqa: E402
-from neurosim.snn.simulate import Simulator  # noqa: E402
+from neurosim.snn.simulate import Simulator, bernoulli_input  # noqa: E402
 
 STEPS, N_IN, N_HID, N_OUT = 100, 20, 30, 5
 
@@ -85,3 +86,20 @@ def test_neurobench_metrics_equal_neurobench(exported):
     assert mine["ActivationSparsity"] == pytest.approx(theirs["ActivationSparsity"], abs=1e-12)
     assert mine["ParameterCount"] == theirs["ParameterCount"]
     assert mine["ConnectionSparsity"] == theirs["ConnectionSparsity"]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_sanafe_agrees(case):
+    """The same network on SANA-FE's Loihi model (sanafe 2.2.9) and on loihi-calibrated,
+    whose per-event costs are SANA-FE's: spikes, synapse events and messages equal; energy
+    (without neurosim's static power, which SANA-FE does not model) within 5 %, latency
+    within 25 %."""
+    pytest.importorskip("sanafe")
+
+    sizes, recurrent, leaky = CASES[case]
+    net = network(sizes, recurrent, leaky)
+    c = compare(net, bernoulli_input(net.inputs, 100, 0.1, 1))
+    assert c.spikes > 0 and c.spikes_equal
+    assert (c.synops, c.messages) == (c.sanafe_synapse_events, c.sanafe_messages)
+    assert abs(c.energy_ratio - 1) <= 0.05, c.energy_ratio
+    assert abs(c.latency_ratio - 1) <= 0.25, c.latency_ratio

@@ -178,7 +178,12 @@ def _price(c: Counters, p: NeuromorphicProfile) -> Priced:
                        float(k.neuron_update_latency_ns), float(k.inactive_neuron_update_latency_ns),
                        float(k.spike_out_latency_ns)])
     path_w = np.array([float(p.chip.hop_latency_ns), float(p.system.link.latency_ns)])
-    busy = c.front_max("busy", busy_w).sum(axis=2)                   # (T, B) ns
+    if k.busy_time == "overlap":  # receive side (messages, synapses) beside send side
+        receive = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+        busy = np.maximum(c.front_max("busy", busy_w * receive),
+                          c.front_max("busy", busy_w * (1 - receive))).sum(axis=2)
+    else:
+        busy = c.front_max("busy", busy_w).sum(axis=2)               # (T, B) ns
     path = c.front_max("path", path_w).sum(axis=2)
     barrier = _barrier_ns(c, p) * c["block_steps"]                   # (B,) ns
     spiking_ns = busy + path + barrier

@@ -108,6 +108,11 @@ class Core(Strict):
     neuron_update_latency_ns: Quantity[float]
     inactive_neuron_update_latency_ns: Quantity[float]
     spike_out_latency_ns: Quantity[float]
+    busy_time: Literal["sum", "overlap"] = Field(
+        default="sum",
+        description="a core's busy time per step: the sum of its receive work (messages in, "
+                    "synops) and its send work (neuron updates, spikes out), or the larger of "
+                    "the two when they run in separate pipelines (overlap)")
 
 
 class Network(Strict):

@@ -3,15 +3,16 @@ spikes as the traffic the replay prices: one time step is one "token" of the LLM
 
 Every population that receives spikes gets one synapse block (``<population>.syn``, its
 targets the population's neurons, fan-out the nonzero weights per source neuron), so its
-neurons are placed once.  The block's source group is the spiking population itself, or,
-for a population fed by several (a recurrent layer: its input and its own previous spikes),
-a group ``<population>.in`` that gathers those spikes side by side (``model="bus"``: the
-same spikes as their populations', routed to this block).  Each group's code at step ``t``
-is 1 where its neuron spiked (the input: its value): events are counted in the step that
-sends them, whenever they are integrated (a recurrent or delayed projection: the next).  Input that drives neurons directly (no synapses) is no block.  A NIR file
-written by :func:`neurosim.snn.nir_io.to_nir` names its groups and blocks as the card's
-graph did (population hints: block name, layer, site, weight bits, the group's model,
-steps and code bits).
+neurons are placed once. The block's source group is the spiking population itself, or, for
+a population fed by several (a recurrent layer: its input and its own previous spikes), a
+group ``<population>.in`` that gathers those spikes side by side (``model="bus"``: the same
+spikes as their populations', routed to this block). Each group's code at step ``t`` is 1
+where its neuron spiked (the input: its value): events are counted in the step that sends
+them, whenever they are integrated (a recurrent or delayed projection: the next). Input that
+drives neurons directly (no synapses) is no block. A NIR file written by
+:func:`neurosim.snn.nir_io.to_nir` names its groups and blocks as the card's graph did
+(population hints: block name, layer, site, weight bits, the group's model, steps and code
+bits).
 """
 
 from __future__ import annotations

@@ -2,16 +2,17 @@
 
 :func:`run_sanafe` builds a :class:`~neurosim.snn.network.SpikingNetwork` of LIF and IF
 populations on SANA-FE's shipped Loihi architecture and runs it on an input: every
-population on cores of its own (1,024 neurons each, in the network's order, the input
-first), SANA-FE's ``leaky_integrate_fire`` soma with a hard reset, ``loihi_dense_synapse``
-synapses.  neurosim's forward Euler step ``v += dt/tau (v_leak - v + r I)`` is SANA-FE's
-``v = leak_decay v + I'`` with ``leak_decay = 1 - dt/tau`` and the weights scaled by
-``dt r / tau`` (IF: ``leak_decay = 1``, weights times ``dt r``), given ``v_leak = 0``.
+population on cores of its own (in the network's order, the input first; split evenly over
+as few cores as hold it at 1,024 neurons each, as neurosim's mapping splits it), SANA-FE's
+``leaky_integrate_fire`` soma with a hard reset, ``loihi_dense_synapse`` synapses.
+neurosim's forward Euler step ``v += dt/tau (v_leak - v + r I)`` is SANA-FE's ``v =
+leak_decay v + I'`` with ``leak_decay = 1 - dt/tau`` and the weights scaled by ``dt r /
+tau`` (IF: ``leak_decay = 1``, weights times ``dt r``), given ``v_leak = 0``.
 
-SANA-FE delivers a spike one step later (neurosim's ``synaptic_delay``), passes every
-number as float32 and truncates ``v`` toward zero to a multiple of 1/64 after the leak each
-step; spikes agree exactly where that truncation and float32 change nothing (weights on the
-1/64 grid, no leak).
+SANA-FE delivers a spike one step later (neurosim's ``synaptic_delay``), passes every number
+as float32 and truncates ``v`` toward zero to a multiple of 1/64 after the leak each step;
+spikes agree exactly where that truncation and float32 change nothing (weights on the 1/64
+grid, no leak).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _soma(net: SpikingNetwork, dt_s: float) -> tuple[dict, dict]:
 
 
 def run_sanafe(net: SpikingNetwork, inputs: np.ndarray, dt_s: float,
-               timing_model: str = "simple") -> SanafeRun:
+               timing_model: str = "detailed") -> SanafeRun:
     """Run ``net`` on SANA-FE's Loihi model for ``inputs`` (T, net.inputs) spikes."""
     import sanafe
 
@@ -102,9 +103,11 @@ def run_sanafe(net: SpikingNetwork, inputs: np.ndarray, dt_s: float,
     attrs, scale = _soma(net, dt_s)
     sizes = {INPUT: net.inputs, **{p.name: p.size for p in net.populations}}
     core, start = {}, 0
-    for name in [INPUT, *net.order]:  # every population from a fresh core
-        core[name] = start + np.arange(sizes[name]) // NEURONS_PER_CORE
-        start = int(core[name][-1]) + 1
+    for name in [INPUT, *net.order]:  # every population from a fresh core, split evenly
+        n = sizes[name]
+        k = -(-n // NEURONS_PER_CORE)
+        core[name] = start + np.arange(n) * k // n
+        start += k
     if start > CORES:
         raise InputError(net.name, "populations", "do not fit one SANA-FE Loihi chip",
                          got=f"{start} cores", expected=f"at most {CORES}")
