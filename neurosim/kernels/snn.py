@@ -16,9 +16,14 @@ TAU, TAU_SYN, R, V_LEAK, V_TH, V_RESET, W_IN, THR = range(8)
 def _column(acc: np.ndarray, lo: int, k0: int, k1: int, dense: bool, rows: np.ndarray,
             shift: int, vals: np.ndarray, x: float) -> None:
     """Add ``x`` times one weight column (``vals[k0:k1]``) to its targets."""
-    if dense:
-        for k in range(k1 - k0):
-            acc[lo + k] += vals[k0 + k] * x
+    if dense:  # views and no multiply for a spike: the loop vectorises
+        col, tgt = vals[k0:k1], acc[lo:lo + k1 - k0]
+        if x == 1.0:
+            for k in range(k1 - k0):
+                tgt[k] += col[k]
+        else:
+            for k in range(k1 - k0):
+                tgt[k] += col[k] * x
     else:
         for k in range(k0, k1):
             acc[lo + rows[k + shift]] += vals[k] * x
@@ -40,7 +45,7 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
     col_off[j + 1]`` of the CSC arrays indptr (cols + 1,) int64, vals float32 or float64,
     rows int32 (synapse ``k``'s target within the post population is ``rows[k +
     row_shift[j]]``; a ``proj_dense`` projection has no rows: its column holds every target
-    in order).  Writes spikes (T, N) uint8 and the final v, i_syn (N,) float64 (start at
+    in order, zeros included).  Writes spikes (T, N) uint8 and the final v, i_syn (N,) float64 (start at
     zero)."""
     n_t = inputs.shape[0]
     acc = np.zeros(v.shape[0])

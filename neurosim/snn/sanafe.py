@@ -22,6 +22,7 @@ import io
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -38,9 +39,9 @@ CORES = 128
 @dataclass
 class SanafeRun:
     """What SANA-FE reports: ``spikes[pop]`` (T, size) uint8 (the input's too),
-    ``energy_j`` and ``latency_s`` (sums over the steps), their per-step arrays, and its
+    ``energy_j`` and ``latency_s`` (simulated: sums over the steps), their per-step arrays, its
     counters (``synapse_events``: its ``spikes``, the synapses looked up; ``messages``:
-    ``packets_sent``; ``neurons_updated``, ``neurons_fired``, ``hops``)."""
+    ``packets_sent``; ``neurons_updated``, ``neurons_fired``, ``hops``) and energy per unit."""
 
     spikes: dict[str, np.ndarray]
     energy_j: float
@@ -49,6 +50,8 @@ class SanafeRun:
     step_latency_s: np.ndarray
     counts: dict[str, int]
     energy_by_unit_j: dict[str, float]
+    sim_s: float = 0.0
+    """Wall time of SANA-FE's ``sim`` alone (network build and chip load excluded)."""
 
 
 def _arch(inputs_per_core: int):
@@ -140,8 +143,10 @@ def run_sanafe(net: SpikingNetwork, inputs: np.ndarray, dt_s: float,
     for i in range(net.inputs):
         mapped[i].set_attributes(model_attributes={"spikes": x[:, i].tolist()})
     trace = io.StringIO()
+    t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         res = chip.sim(steps, timing_model=timing_model, spike_trace=True, perf_trace=trace)
+    sim_s = time.perf_counter() - t0
     spikes = {name: np.zeros((steps, n), np.uint8) for name, n in sizes.items()}
     for t, fired in enumerate(res["spike_trace"]):
         for addr in fired:
@@ -156,4 +161,5 @@ def run_sanafe(net: SpikingNetwork, inputs: np.ndarray, dt_s: float,
         counts={"synapse_events": int(res["spikes"]), "messages": int(res["packets_sent"]),
                 "neurons_updated": int(res["neurons_updated"]),
                 "neurons_fired": int(res["neurons_fired"]), "hops": int(col["hops"].sum())},
-        energy_by_unit_j={k: float(v) for k, v in res["energy"].items() if k != "total"})
+        energy_by_unit_j={k: float(v) for k, v in res["energy"].items() if k != "total"},
+        sim_s=sim_s)

@@ -70,9 +70,10 @@ class Simulator:
             bias[lo:lo + net.size(j.post)] += j.bias
             wt = np.ascontiguousarray(j.weights.T)  # (pre, post): the columns of W in order
             nz = wt != 0
-            cnt = nz.sum(axis=1)
-            dense.append(bool(nz.all()))
-            # a dense projection's rows are implicit (0 .. post - 1)
+            # at least half nonzero: every weight stored, zeros too (fewer bytes than values
+            # and row indices), the rows implicit (0 .. post - 1)
+            dense.append(bool(2 * np.count_nonzero(nz) >= nz.size))
+            cnt = np.full(wt.shape[0], wt.shape[1]) if dense[-1] else nz.sum(axis=1)
             rows.append(np.zeros(0, np.int32) if dense[-1] else np.nonzero(nz)[1].astype(np.int32))
             row_shift.append(n_rows - base)
             n_rows += len(rows[-1])
