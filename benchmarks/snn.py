@@ -87,7 +87,8 @@ def sanafe_speed(net: SpikingNetwork, x: np.ndarray) -> tuple[float, float, int]
 
 
 def crosscheck(steps: int, rate: float) -> None:
-    from neurosim.snn.crosscheck import BEYOND, CASES, compare, network
+    from neurosim.peers import compare_sanafe
+    from neurosim.snn.crosscheck import BEYOND, CASES, network
 
     print()
     print("| network | spikes (SANA-FE) | spikes equal | synapse events equal | energy ratio |"
@@ -95,7 +96,7 @@ def crosscheck(steps: int, rate: float) -> None:
     print("|---|---:|---|---|---:|---:|")
     for name, (sizes, recurrent, leaky) in {**CASES, **BEYOND}.items():
         net = network(sizes, recurrent, leaky)
-        c = compare(net, bernoulli_input(net.inputs, steps, rate, 1))
+        c = compare_sanafe(net, bernoulli_input(net.inputs, steps, rate, 1))
         print(f"| {name} | {c.spikes:,} | {'yes' if c.spikes_equal else 'no'} | "
               f"{'yes' if c.synops == c.sanafe_synapse_events else 'no'} | "
               f"{c.energy_ratio:.3f} | {c.latency_ratio:.3f} |")

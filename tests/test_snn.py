@@ -328,3 +328,23 @@ def test_export_import_round_trip_gives_the_cards_spiking_counters(tmp_path, cli
             assert np.array_equal(theirs[counter][:, i], mine[counter][:, col[b.name]]), (
                 b.name, counter)
         assert mine["synops"][:, col[b.name]].sum() > 0
+
+
+@pytest.mark.parametrize("case", ["ff-64-128-10", "recurrent-64-128r-10", "ff-64-1500-10"])
+def test_loihi_fixed_point_net_spikes_as_the_float_simulation(case):
+    """On the 1/64 grid without leak, Loihi's fixed point (the Net every backend runs, Lava
+    included) gives the float simulation's spikes under the one-step synaptic delay."""
+    from neurosim.backends import get_backend
+    from neurosim.backends.snn_net import loihi_net
+    from neurosim.snn.crosscheck import CASES, DT_S, network
+    from neurosim.snn.simulate import bernoulli_input
+
+    net = network(*CASES[case])
+    x = bernoulli_input(net.inputs, 60, 0.1, 2)
+    ref = Simulator(net).run(x, DT_S, synaptic_delay=True)
+    got = get_backend("numba").run_net(loihi_net(net, x, DT_S))
+    for p in net.order:
+        assert ref.spikes[p].sum() > 0
+        assert np.array_equal(got.spikes[p].astype(np.uint8), ref.spikes[p]), p
+    for j in net.projections:  # both count every step's spikes, the last step's too
+        assert got.synops[j.name] == int(ref.synops[j.name].sum()), j.name

@@ -12,7 +12,8 @@ snn = pytest.importorskip("snntorch")
 pytest.importorskip("neurobench")
 
 from neurosim.api import run_network  # noqa: E402
-from neurosim.snn.crosscheck import CASES, compare, network  # noqa: E402
+from neurosim.peers import compare_sanafe  # noqa: E402
+from neurosim.snn.crosscheck import CASES, network  # noqa: E402
 from neurosim.snn.nir_io import read_nir  # noqa: E402
 from neurosim.snn.simulate import Simulator, bernoulli_input  # noqa: E402
 
@@ -98,7 +99,7 @@ def test_sanafe_agrees(case):
 
     sizes, recurrent, leaky = CASES[case]
     net = network(sizes, recurrent, leaky)
-    c = compare(net, bernoulli_input(net.inputs, 100, 0.1, 1))
+    c = compare_sanafe(net, bernoulli_input(net.inputs, 100, 0.1, 1))
     assert c.spikes > 0 and c.spikes_equal
     assert (c.synops, c.messages) == (c.sanafe_synapse_events, c.sanafe_messages)
     assert abs(c.energy_ratio - 1) <= 0.05, c.energy_ratio

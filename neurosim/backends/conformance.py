@@ -11,7 +11,9 @@ two backends' results differ (spikes per neuron, spike values, synops, accumulat
 * :func:`ternary_layer` -- SpikeLM's elastic bi-spiking neurons (T = 4 steps per token),
   signed ternary spikes;
 * :func:`spikellm_slice` -- a channel slice of a real SmolLM2 SpikeLLM block: recorded codes
-  and the converted integer weights (:func:`slice_from_artifact` extracts one).
+  and the converted integer weights (:func:`slice_from_artifact` extracts one);
+* :func:`snn_if_recurrent` -- an imported network (IF layers, one recurrent) in Loihi's fixed
+  point, the form in which Lava runs NIR networks.
 
 The shipped slice (:data:`DEFAULT_SLICE`, cut as :data:`DEFAULT_SLICE_SPEC` says from the
 cached conversion and trace of :data:`DEFAULT_SLICE_CARD`) is rebuilt with::
@@ -160,8 +162,20 @@ def spikellm_slice(path: str | Path = DEFAULT_SLICE) -> Net:
     return gif_net(q.astype(np.int32), w.astype(np.int32), meta["level"], meta["period"], label)
 
 
+def snn_if_recurrent(seed: int = 0, steps: int = 100, rate: float = 0.1) -> Net:
+    """An imported network in Loihi's fixed point (:func:`~neurosim.backends.snn_net.loihi_net`):
+    40 inputs -> 64 IF neurons with 20 % recurrent weights -> 16 IF neurons, weights on the
+    1/64 grid (:func:`neurosim.snn.crosscheck.network`), Bernoulli input."""
+    from neurosim.backends.snn_net import loihi_net
+    from neurosim.snn.crosscheck import DT_S, network
+
+    x = np.random.default_rng(seed).random((steps, 40)) < rate
+    return loihi_net(network([40, 64, 16], True, seed=seed), x, DT_S, label="snn-if-recurrent")
+
+
 BUILDERS = {"gif_layer": gif_layer, "lif_two_layer": lif_two_layer,
-            "ternary_layer": ternary_layer, "spikellm_slice": lambda seed: spikellm_slice()}
+            "ternary_layer": ternary_layer, "spikellm_slice": lambda seed: spikellm_slice(),
+            "snn_if_recurrent": snn_if_recurrent}
 
 
 def cases(seed: int = 0, names: list[str] | None = None) -> dict[str, Net]:
