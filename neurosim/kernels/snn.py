@@ -41,7 +41,7 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
     inputs (T, n_in) float64; populations in evaluation order, neurons ``pop_off[p] :
     pop_off[p + 1]`` of the flat state; params (8, N) float64; bias (N,); projection ``j``
     from ``proj_pre[j]`` (-1: the input) to ``proj_post[j]``, delivering the spikes (input
-    values) of step ``t - proj_lag[j]`` (0 or 1), its columns ``col_off[j] :
+    values) of step ``t - proj_lag[j]`` (none before step 0), its columns ``col_off[j] :
     col_off[j + 1]`` of the CSC arrays indptr (cols + 1,) int64, vals float32 or float64,
     rows int32 (synapse ``k``'s target within the post population is ``rows[k +
     row_shift[j]]``; a ``proj_dense`` projection has no rows: its column holds every target

@@ -86,6 +86,8 @@ class Projection:
     recurrent: bool = False
     drive: bool = False
     """Input values injected as current (an Input node straight into neurons): no synapses."""
+    delay_s: float = 0.0
+    """A NIR Delay on the way: the spikes arrive this much later (a multiple of the step)."""
 
     def column_fanout(self) -> np.ndarray:
         """Nonzero weights per presynaptic neuron, (pre size,) int32."""
@@ -200,6 +202,9 @@ class SpikingNetwork:
                     raise InputError(where, f"{key}.{what}", "not finite",
                                      got=float(arr[~np.isfinite(arr)][0]),
                                      expected="finite numbers")
+            if not (np.isfinite(j.delay_s) and j.delay_s >= 0):
+                raise InputError(where, f"{key}.delay", "must be a finite number of seconds >= 0",
+                                 got=j.delay_s)
             if j.drive and j.pre != INPUT:
                 raise InputError(where, key, "only the input drives neurons without synapses")
             forward = j.pre == INPUT or position[j.pre] < position[j.post]

@@ -3,7 +3,7 @@
 
 Neuron nodes (LIF, CubaLIF, IF, LI, CubaLI, I, Threshold) become populations; the weighted
 nodes between two of them (Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d,
-Flatten, and the Input/Output nodes of nested graphs) are multiplied out into one dense
+Flatten, Delay, and the Input/Output nodes of nested graphs) are multiplied out into one dense
 projection per (source, target) pair, their biases summed into the target's.  A projection
 that closes a cycle is recurrent: it delivers the previous step's spikes.  Weights into the
 top-level Output node (no neuron between) become a ``readout`` population.  Several
@@ -34,7 +34,7 @@ _NIR_PARAMS = {"tau_syn": "tau_syn", "tau_mem": "tau_mem", "tau": "tau", "r": "r
                "v_leak": "v_leak", "v_threshold": "v_threshold", "v_reset": "v_reset",
                "w_in": "w_in", "threshold": "threshold"}
 _LINEAR = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
-_PASS = ("Flatten",)
+_PASS = ("Flatten", "Delay")
 SUPPORTED = ("Input", "Output", *_LINEAR, *_PASS, *_NEURONS, "NIRGraph")
 
 
@@ -52,6 +52,7 @@ def read_nir(path: str | Path, name: str | None = None) -> SpikingNetwork:
         raise InputError(where, None, "NIR file too large", got=path.stat().st_size,
                          expected=f"at most {MAX_BYTES} bytes")
     data = path.read_bytes()
+    _check_types(path, where)
     try:
         graph = nir.read(path)
     except Exception as exc:  # h5py and nir raise anything from OSError to AssertionError
@@ -61,6 +62,30 @@ def read_nir(path: str | Path, name: str | None = None) -> SpikingNetwork:
     return from_nir(graph, name or path.stem,
                     {"file": where, "sha256": hashlib.sha256(data).hexdigest(),
                      "format": "NIR", "nir_version": _version()})
+
+
+def _check_types(path: Path, where: str) -> None:
+    """Refuse, naming it, the first node whose type neurosim does not simulate (before NIR
+    itself fails on a type it does not know)."""
+    import h5py
+
+    def walk(group, prefix: str) -> None:
+        for name, node in group.get("nodes", {}).items():
+            kind = node["type"][()] if "type" in node else b""
+            kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+            if kind == "NIRGraph":
+                walk(node, f"{prefix}{name}.")
+            elif kind not in SUPPORTED:
+                raise InputError(where, f"{prefix}{name}", f"unsupported NIR node type {kind[:40]!r}",
+                                 expected="one of " + ", ".join(SUPPORTED))
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" in f:
+                walk(f["node"], "")
+    except OSError as exc:
+        raise InputError(where, None, f"not a readable NIR graph: {str(exc)[:120]}",
+                         expected="a file written by nir.write (nir 1.0)") from None
 
 
 def _version() -> str:
@@ -163,16 +188,16 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
             return memo[n]
         kind, node = nodes[n]
         if n in in_off:
-            return {INPUT: selection(n)}, np.zeros(in_size[n]), input_shape[n]
+            return {(INPUT, 0.0): selection(n)}, np.zeros(in_size[n]), input_shape[n]
         if kind in _NEURONS:
             p = neuron(n)
-            return {n: np.eye(p.size)}, np.zeros(p.size), shapes[n]
+            return {(n, 0.0): np.eye(p.size)}, np.zeros(p.size), shapes[n]
         if n in visiting:
             raise InputError(where, n, "a cycle without a neuron node (an algebraic loop)")
         if not preds[n]:
             raise InputError(where, n, f"{kind} node has no input edge")
         visiting.add(n)
-        terms: dict[str, np.ndarray] = {}
+        terms: dict[tuple[str, float], np.ndarray] = {}
         bias, in_shape = None, None
         for p in preds[n]:
             t, b, s = into(p)
@@ -184,13 +209,19 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
             bias = b if bias is None else bias + b
         visiting.discard(n)
         a, c, out_shape = _linear(kind, node, in_shape, where, n)
+        if kind == "Delay":  # the same values, later
+            d = _arr(node.delay).reshape(-1)
+            if d.size == 0 or np.ptp(d) != 0 or not np.isfinite(d[0]) or d[0] < 0:
+                raise InputError(where, f"{n}.delay", "needs one delay >= 0 for every element",
+                                 got=d[:4].tolist(), expected="equal, finite delays in seconds")
+            terms = {(k, lag + float(d[0])): m for (k, lag), m in terms.items()}
         if a is not None:
             terms = {k: _product(a, m, where, n) for k, m in terms.items()}
             bias = a @ bias + c
         memo[n] = (terms, bias, out_shape)
         return memo[n]
 
-    projections: list[tuple[str, str, np.ndarray, np.ndarray]] = []
+    projections: list[tuple] = []  # pre, post, weights, bias, drive, delay (s)
     targets = [n for n, (k, _) in nodes.items() if k in _NEURONS]
     outputs: list[str] = []
     for n in targets:
@@ -206,16 +237,16 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
             for k, m in t.items():
                 terms[k] = terms[k] + m if k in terms else m
             bias = bias + b
-        for k, m in [*terms.items(), *([("input", drive)] if drive is not None else [])]:
+        for (k, _), m in [*terms.items(), *([(("input", 0.0), drive)] if drive is not None else [])]:
             if m.shape[0] != p.size:
                 raise InputError(where, n, f"{p.size} neurons get {m.shape[0]} inputs from {k}",
                                  expected=f"weights with {p.size} rows")
         first = True
-        for k, m in terms.items():
-            projections.append((k, n, m, bias if first else np.zeros(p.size), False))
+        for (k, delay), m in terms.items():
+            projections.append((k, n, m, bias if first else np.zeros(p.size), False, delay))
             first = False
         if drive is not None:
-            projections.append((INPUT, n, drive, bias if first else np.zeros(p.size), True))
+            projections.append((INPUT, n, drive, bias if first else np.zeros(p.size), True, 0.0))
     for o in top_outs:
         for q in preds[o]:
             if nodes[q][0] in _NEURONS:
@@ -226,8 +257,8 @@ def from_nir(graph, name: str, source: dict | None = None) -> SpikingNetwork:
             size = len(bias)
             pops[rname] = Population(rname, "readout", size, {})
             first = True
-            for k, m in terms.items():
-                projections.append((k, rname, m, bias if first else np.zeros(size), False))
+            for (k, delay), m in terms.items():
+                projections.append((k, rname, m, bias if first else np.zeros(size), False, delay))
                 first = False
             outputs.append(rname)
     net = _assemble(name, n_inputs, pops, projections, outputs, source, where)
@@ -273,7 +304,7 @@ def _pair(x, name: str, where: str, n: str) -> tuple[int, int]:
 def _linear(kind: str, node, in_shape: tuple[int, ...], where: str, n: str):
     """(matrix (out, in) or None for the identity, bias (out,), output shape) of a node."""
     size = int(np.prod(in_shape))
-    if kind in ("Output", "Input", "Flatten", "pass"):
+    if kind in ("Output", "Input", "Flatten", "Delay"):
         shape = (size,) if kind == "Flatten" else in_shape
         return None, np.zeros(size), shape
     if kind in ("Affine", "Linear"):
@@ -414,9 +445,9 @@ def _assemble(name: str, n_in: int, pops: dict[str, Population], projections: li
                 if need[q] == 0:
                     ready.append(q)
                     ready.sort(key=rank.get)
-    projs = [Projection(f"{pre}{'=>' if drive else '->'}{post}", pre, post, m, b,
-                        (pre, post) in back, drive)
-             for pre, post, m, b, drive in projections]
+    projs = [Projection(f"{pre}{'=>' if drive else '->'}{post}" + (f"@{delay:g}s" if delay else ""),
+                        pre, post, m, b, (pre, post) in back, drive, delay)
+             for pre, post, m, b, drive, delay in projections]
     projs.sort(key=lambda j: (order.index(j.post), j.recurrent, j.pre))
     return SpikingNetwork(name, n_in, [pops[p] for p in order], projs, outputs, source)
 

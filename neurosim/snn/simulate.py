@@ -105,7 +105,8 @@ class Simulator:
 
         ``synaptic_delay``: every projection delivers the previous step's spikes, one step
         per layer as on Loihi and in SANA-FE (default: NIR's, as snnTorch and Norse run it:
-        a forward projection delivers the same step's, a recurrent one the previous)."""
+        a forward projection delivers the same step's, a recurrent one the previous).  A
+        projection through a NIR Delay node delivers that many steps later again."""
         net = self.net
         where = net.source.get("file", net.name)
         x = np.asarray(inputs)
@@ -124,7 +125,8 @@ class Simulator:
         n = int(a["pop_off"][-1])
         spikes = np.zeros((x.shape[0], n), np.uint8)
         v, i_syn = np.zeros(n), np.zeros(n)
-        lag = np.array([synaptic_delay or j.recurrent for j in net.projections], np.int64)
+        lag = np.array([int(synaptic_delay or j.recurrent) + _steps(j.delay_s, dt_s, where, j.name)
+                        for j in net.projections], np.int64)
         k._simulate(float(dt_s), x, a["pop_kind"], a["pop_off"], a["params"], a["bias"],
                     a["proj_pre"], a["proj_post"], lag, a["proj_dense"], a["row_shift"],
                     a["col_off"], a["indptr"],
@@ -146,6 +148,15 @@ class Simulator:
             input_events=np.count_nonzero(x, axis=1).astype(np.int64),
             voltage={p.name: v[off[i]:off[i + 1]].copy() for i, p in enumerate(net.populations)},
             dt_s=float(dt_s), synaptic_delay=bool(synaptic_delay))
+
+
+def _steps(delay_s: float, dt_s: float, where: str, name: str) -> int:
+    """A delay in whole steps; refuses one that is not a multiple of ``dt_s``."""
+    steps = round(delay_s / dt_s)
+    if abs(steps * dt_s - delay_s) > 1e-9 * max(delay_s, dt_s):
+        raise InputError(where, f"{name}.delay", "is not a whole number of steps", got=delay_s,
+                         expected=f"a multiple of dt = {dt_s:g} s")
+    return steps
 
 
 def bernoulli_input(inputs: int, steps: int, rate: float, seed: int) -> np.ndarray:
