@@ -25,13 +25,13 @@ import os
 import time
 from functools import partial
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
 from neurosim.snn.network import Population, Projection, SpikingNetwork  # noqa: E402
 from neurosim.snn.simulate import Simulator, bernoulli_input  # noqa: E402
+from neurosim.threads import using  # noqa: E402
 
 DT, TAU, R = 1e-4, 1e-3, 10.0
 
@@ -122,7 +122,8 @@ def main() -> None:
         t0 = time.perf_counter()
         sim._arrays  # noqa: B018 - the CSC connectivity, built once per network
         build = time.perf_counter() - t0
-        t_sim, run = best(partial(sim.run, x, DT), args.repeat)
+        with using(1):
+            t_sim, run = best(partial(sim.run, x, DT), args.repeat)
         t_np, (spikes, synops) = best(partial(numpy_run, net, x), args.repeat)
         if not np.array_equal(run.spikes["lif"], spikes):
             raise SystemExit(f"{n}: neurosim and the NumPy reference spike differently")

@@ -13,20 +13,27 @@ TAU, TAU_SYN, R, V_LEAK, V_TH, V_RESET, W_IN, THR = range(8)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _column(acc: np.ndarray, lo: int, k0: int, k1: int, dense: bool, rows: np.ndarray,
-            shift: int, vals: np.ndarray, x: float) -> None:
-    """Add ``x`` times one weight column (``vals[k0:k1]``) to its targets."""
-    if dense:  # views and no multiply for a spike: the loop vectorises
-        col, tgt = vals[k0:k1], acc[lo:lo + k1 - k0]
-        if x == 1.0:
-            for k in range(k1 - k0):
-                tgt[k] += col[k]
+def _sparse_column(acc: np.ndarray, lo: int, k0: int, k1: int, rows: np.ndarray, shift: int,
+                   vals: np.ndarray, x: float) -> None:
+    """Add ``x`` times one sparse weight column (``vals[k0:k1]`` at ``rows[k0 + shift:]``)."""
+    for k in range(k0, k1):
+        acc[lo + rows[k + shift]] += vals[k] * x
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _dense_rows(acc: np.ndarray, lo: int, r0: int, r1: int, n_cols: int, cols: np.ndarray,
+                xs: np.ndarray, starts: np.ndarray, vals: np.ndarray) -> None:
+    """Rows ``r0:r1`` of a dense projection: add the listed columns (``vals[starts[c]:]``,
+    times ``xs``) in order; views and no multiply for a spike, so the loops vectorise."""
+    tgt = acc[lo + r0:lo + r1]
+    for i in range(n_cols):
+        col = vals[starts[cols[i]] + r0:starts[cols[i]] + r1]
+        if xs[i] == 1.0:
+            for r in range(r1 - r0):
+                tgt[r] += col[r]
         else:
-            for k in range(k1 - k0):
-                tgt[k] += col[k] * x
-    else:
-        for k in range(k0, k1):
-            acc[lo + rows[k + shift]] += vals[k] * x
+            for r in range(r1 - r0):
+                tgt[r] += col[r] * xs[i]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -45,49 +52,65 @@ def _simulate(dt: float, inputs: np.ndarray, pop_kind: np.ndarray, pop_off: np.n
     col_off[j + 1]`` of the CSC arrays indptr (cols + 1,) int64, vals float32 or float64,
     rows int32 (synapse ``k``'s target within the post population is ``rows[k +
     row_shift[j]]``; a ``proj_dense`` projection has no rows: its column holds every target
-    in order, zeros included).  Writes spikes (T, N) uint8 and the final v, i_syn (N,) float64 (start at
-    zero)."""
+    in order, zeros included).  Writes spikes (T, N) uint8 and the final v, i_syn (N,)
+    float64 (start at zero).  One thread: a step's work is too small to share at a profit
+    (a parallel region per step cost more than it saved on two cores)."""
     n_t = inputs.shape[0]
     acc = np.zeros(v.shape[0])
+    width = max(inputs.shape[1], np.diff(pop_off).max()) if pop_off.shape[0] > 1 else 1
+    cols = np.empty(width, np.int64)
+    xs = np.empty(width)
     for t in range(n_t):
         for p in range(pop_kind.shape[0]):
             lo, hi = pop_off[p], pop_off[p + 1]
             for i in range(lo, hi):
                 acc[i] = bias[i]
             for j in range(proj_pre.shape[0]):
-                if proj_post[j] != p:
-                    continue
-                c0, q, dense, shift = col_off[j], proj_pre[j], proj_dense[j], row_shift[j]
                 ts = t - proj_lag[j]
-                if q < 0 and ts >= 0:
+                if proj_post[j] != p or ts < 0:
+                    continue
+                c0, q = col_off[j], proj_pre[j]
+                n_cols = 0  # the columns of this step's spikes (input values), in order
+                if q < 0:
                     for c in range(inputs.shape[1]):
-                        x = inputs[ts, c]
-                        if x != 0.0:
-                            _column(acc, lo, indptr[c0 + c], indptr[c0 + c + 1], dense, rows,
-                                    shift, vals, x)
-                elif q >= 0:
-                    if ts >= 0:
-                        q0 = pop_off[q]
-                        for c in range(pop_off[q + 1] - q0):
-                            if spikes[ts, q0 + c]:
-                                _column(acc, lo, indptr[c0 + c], indptr[c0 + c + 1], dense,
-                                        rows, shift, vals, 1.0)
+                        if inputs[ts, c] != 0.0:
+                            cols[n_cols], xs[n_cols] = c, inputs[ts, c]
+                            n_cols += 1
+                else:
+                    q0 = pop_off[q]
+                    for c in range(pop_off[q + 1] - q0):
+                        if spikes[ts, q0 + c]:
+                            cols[n_cols], xs[n_cols] = c, 1.0
+                            n_cols += 1
+                starts = indptr[c0:]
+                if proj_dense[j]:
+                    _dense_rows(acc, lo, 0, hi - lo, n_cols, cols, xs, starts, vals)
+                else:
+                    for i in range(n_cols):
+                        _sparse_column(acc, lo, starts[cols[i]], starts[cols[i] + 1], rows,
+                                       row_shift[j], vals, xs[i])
             kind = pop_kind[p]
             for i in range(lo, hi):
                 x = acc[i]
                 if kind == THRESHOLD:
                     spikes[t, i] = x > params[THR, i]
-                    continue
-                if kind == READOUT:
+                elif kind == READOUT:
                     v[i] = x
-                    continue
-                if kind == CUBALIF or kind == CUBALI:
-                    i_syn[i] += dt / params[TAU_SYN, i] * (params[W_IN, i] * x - i_syn[i])
-                    x = i_syn[i]
-                if kind == IF or kind == INTEGRATOR:
-                    v[i] += dt * params[R, i] * x
                 else:
-                    v[i] += dt / params[TAU, i] * (params[V_LEAK, i] - v[i] + params[R, i] * x)
-                if kind <= THRESHOLD and v[i] > params[V_TH, i]:
-                    spikes[t, i] = 1
-                    v[i] = params[V_RESET, i]
+                    _integrate(i, t, kind, x, dt, params, v, i_syn, spikes)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _integrate(i: int, t: int, kind: int, x: float, dt: float, params: np.ndarray,
+               v: np.ndarray, i_syn: np.ndarray, spikes: np.ndarray) -> None:
+    """Neuron ``i``'s forward Euler step on input current ``x``, and its spike and reset."""
+    if kind == CUBALIF or kind == CUBALI:
+        i_syn[i] += dt / params[TAU_SYN, i] * (params[W_IN, i] * x - i_syn[i])
+        x = i_syn[i]
+    if kind == IF or kind == INTEGRATOR:
+        v[i] += dt * params[R, i] * x
+    else:
+        v[i] += dt / params[TAU, i] * (params[V_LEAK, i] - v[i] + params[R, i] * x)
+    if kind <= THRESHOLD and v[i] > params[V_TH, i]:
+        spikes[t, i] = 1
+        v[i] = params[V_RESET, i]
