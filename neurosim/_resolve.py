@@ -34,8 +34,12 @@ def resolve(ref: str | os.PathLike, directory: Path, what: str) -> Path:
     choices.
     """
     text = os.fspath(ref)
+    if not text.strip():
+        raise NotFoundError(repr(text), None, f"an empty {what} name",
+                            expected=f"a path to a YAML file or one of: "
+                                     f"{', '.join(shipped_names(directory))}")
     path = Path(text)
-    if path.exists():
+    if path.exists() or path.is_symlink():  # a dangling or looping link: the reader says so
         return path
     looks_like_path = os.sep in text or (os.altsep and os.altsep in text)
     stem = path.name[:-5] if path.name.endswith(".yaml") else path.name

@@ -7,6 +7,7 @@ on one line and exits 2; any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 __all__ = [
@@ -24,8 +25,20 @@ class NeurosimError(Exception):
     """Root of every error neurosim raises on purpose."""
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 2, 6, 6, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 80, 80, 40
+
+
 def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    """At most 80 characters of ``value``, without building its whole text (a container is
+    cut by :mod:`reprlib`; a number is cut before it is turned into digits)."""
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
+        text = _REPR.repr(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        text = f"an integer of {value.bit_length()} bits"
+    else:
+        text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

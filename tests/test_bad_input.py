@@ -183,15 +183,17 @@ def test_directory_instead_of_file(cli, tmp_path):
 def test_unreadable_file(cli, tmp_path, monkeypatch):
     f = tmp_path / "locked.yaml"
     f.write_text("schema_version: 1\n")
-    real = Path.read_bytes
+    import os
 
-    def deny(self):
-        if self == f:
+    real = os.open
+
+    def deny(path, *args, **kwargs):
+        if Path(path) == f:
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", deny)
-    _check(cli("profiles", "validate", str(f)), f, "cannot read file", "Permission denied")
+    monkeypatch.setattr(os, "open", deny)
+    _check(cli("profiles", "validate", str(f)), f, "cannot read", "Permission denied")
 
 
 def test_missing_path(cli, tmp_path):

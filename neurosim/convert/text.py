@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from neurosim._read import read_regular
 from neurosim.errors import InputError
 
 BUILTIN = {"pydoc-calib": 0, "pydoc-eval": 1}
@@ -37,13 +38,14 @@ def load_text(ref: str | Path) -> Text:
         part = [topics[k] for i, k in enumerate(sorted(topics)) if i % 2 == BUILTIN[ref]]
         return Text(ref, "\n\n".join(part))
     path = Path(ref)
-    try:
-        body = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise InputError(ref, None, "no such text file",
-                         expected=f"a UTF-8 text file or one of: {', '.join(BUILTIN)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(ref, None, f"cannot read text: {exc}") from None
+                         expected=f"a UTF-8 text file or one of: {', '.join(BUILTIN)}")
+    raw = read_regular(path, what="text file")
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(ref, None, f"not UTF-8 text (byte {exc.start})") from None
     if not body.strip():
         raise InputError(ref, None, "text is empty")
     return Text(str(path), body)

@@ -1,0 +1,134 @@
+"""Hostile files given to every reader: one line, exit 2, within a second, nothing written.
+
+Each kind of file (an alias bomb, deep nesting, overlong numbers, a FIFO, /dev/zero, a
+directory, a symlink loop, a file past the size limit, bytes that are not UTF-8 ...) goes to
+each command that reads one (a profile, a model card, a sweep spec, a NIR network, a text).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from neurosim._read import MAX_TEXT_BYTES
+
+BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{k}: &{k} [{', '.join([f'*{chr(ord(k) - 1)}'] * 9)}]\n" for k in "bcdefghi")
+
+
+def _make(kind: str, tmp: Path) -> Path:
+    """A hostile input of ``kind`` under ``tmp``."""
+    f = tmp / f"{kind}.yaml"
+    if kind == "alias_bomb":
+        f.write_text(BOMB)
+    elif kind == "deep_nesting":
+        f.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    elif kind == "int_5000_digits":
+        f.write_text("schema_version: " + "9" * 5000 + "\n")
+    elif kind == "int_500_digits":
+        f.write_text("schema_version: 1\nname: x\nvalue: " + "9" * 500 + "\n")
+    elif kind == "float_60_digits":
+        f.write_text("schema_version: 1\nx: 1." + "3" * 60 + "e5\n")
+    elif kind == "fifo":
+        os.mkfifo(f)
+    elif kind == "dev_zero":
+        return Path("/dev/zero")
+    elif kind == "directory":
+        f.mkdir()
+    elif kind == "symlink_loop":
+        os.symlink(tmp / "loop_b.yaml", f)
+        os.symlink(f, tmp / "loop_b.yaml")
+    elif kind == "too_large":
+        with open(f, "wb") as fh:  # sparse: no disk used
+            fh.truncate(MAX_TEXT_BYTES + 1)
+    elif kind == "not_utf8":
+        f.write_bytes(b"schema_version: 1\nname: \xff\xfe\xfd\n")
+    elif kind == "binary":
+        f.write_bytes(bytes(range(256)) * 8)
+    elif kind == "empty":
+        f.write_text("")
+    elif kind == "top_level_list":
+        f.write_text("- 1\n- 2\n")
+    return f
+
+
+KINDS = ["alias_bomb", "deep_nesting", "int_5000_digits", "int_500_digits", "float_60_digits",
+         "fifo", "dev_zero", "directory", "symlink_loop", "too_large", "not_utf8", "binary",
+         "empty", "top_level_list"]
+READERS = {
+    "profile": lambda f, out: ("profiles", "validate", str(f)),
+    "card": lambda f, out: ("models", "show", str(f)),
+    "run_profile": lambda f, out: ("run", "--model", "spikellm-tiny", "--profile", str(f),
+                                   "--out", str(out)),
+    "run_card": lambda f, out: ("run", "--model", str(f), "--profile", "loihi2",
+                                "--out", str(out)),
+    "sweep_spec": lambda f, out: ("sweep", str(f), "--out", str(out)),
+}
+
+
+def test_symlink_loop_is_named(cli, tmp_path):
+    f = _make("symlink_loop", tmp_path)
+    for argv in (("profiles", "validate", str(f)), ("models", "show", str(f))):
+        res = cli(*argv)
+        assert res.code == 2 and "Too many levels of symbolic links" in res.err, res.err
+
+
+def test_empty_model_name(cli):
+    res = cli("run", "--model", "", "--profile", "loihi2")
+    assert res.code == 2 and "empty model card name" in res.err, res.err
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("kind", KINDS)
+def test_hostile_file(cli, tmp_path, kind, reader):
+    f = _make(kind, tmp_path)
+    out = tmp_path / "out"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    t0 = time.perf_counter()
+    res = cli(*READERS[reader](f, out))
+    took = time.perf_counter() - t0
+    assert res.code == 2, (res.code, res.err[-500:])
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("neurosim: error: "), res.err[-500:]
+    assert "Traceback" not in res.err and len(lines[0]) < 600
+    assert took < 5, took  # seconds: the bomb, the FIFO and /dev/zero are refused at once
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "directory", "symlink_loop", "binary"])
+def test_hostile_network_file(cli, tmp_path, kind):
+    f = _make(kind, tmp_path)
+    nir_path = f.with_suffix(".nir") if f.parent == tmp_path else f
+    if nir_path != f:
+        os.rename(f, nir_path)
+    model = str(nir_path) if str(nir_path).endswith(".nir") else str(nir_path) + ".nir"
+    res = cli("run", "--model", model, "--profile", "loihi2", "--rate", "0.1", "--steps", "3")
+    assert res.code == 2 and len(res.err.strip().splitlines()) == 1, res.err[-500:]
+    assert "Traceback" not in res.err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "directory", "symlink_loop", "too_large",
+                                  "not_utf8", "empty"])
+def test_hostile_text(tmp_path, kind):
+    from neurosim.convert.text import load_text
+    from neurosim.errors import InputError
+
+    f = _make(kind, tmp_path)
+    t0 = time.perf_counter()
+    with pytest.raises(InputError):
+        load_text(f)
+    assert time.perf_counter() - t0 < 1
+
+
+def test_error_message_of_a_huge_value_is_bounded():
+    """The message formatter never builds the text of a whole value."""
+    from neurosim.errors import InputError
+
+    big = [[list(range(1000))] * 1000] * 1000  # a billion elements, shared: cheap to make
+    t0 = time.perf_counter()
+    err = InputError("f.yaml", "key", "bad value", got=big)
+    assert time.perf_counter() - t0 < 0.1 and len(str(err)) < 200
+    assert "integer of" in str(InputError("f", "k", "bad", got=10**5000))
