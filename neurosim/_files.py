@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -12,6 +13,29 @@ from pathlib import Path
 from typing import Any
 
 from neurosim.errors import InputError
+
+
+def strict_json(data: Any, what: str, **kwargs: Any) -> str:
+    """``data`` as JSON without NaN or infinity (which JSON has not): the first non-finite
+    number raises :class:`InputError` naming its key path in ``what``."""
+    try:
+        return json.dumps(data, allow_nan=False, default=str, **kwargs)
+    except ValueError:
+        raise InputError(what, _non_finite(data) or None, "a computed figure is not finite",
+                         expected="finite numbers (check the profile's values)") from None
+
+
+def _non_finite(data: Any, path: str = "") -> str:
+    """The key path of the first NaN or infinity in ``data`` ("" if none)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path or "(value)"
+    items = data.items() if isinstance(data, dict) else enumerate(data) \
+        if isinstance(data, list | tuple) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{path}.{k}" if path else str(k))
+        if found:
+            return found
+    return ""
 
 
 def file_sha256(*paths: Path) -> str:

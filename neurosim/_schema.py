@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from neurosim.errors import InputError
 
@@ -56,6 +56,15 @@ class Quantity(Strict, Generic[T]):
     source: str | None = None
     assumed: str | None = None
     calibrated: Calibration | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_booleans(cls, v: Any) -> Any:
+        """``true`` is not the number 1: refuse booleans where numbers go."""
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, list) else [v]
+        if any(isinstance(x, bool) for x in items):
+            raise ValueError("a boolean is not a number")
+        return v
 
     @model_validator(mode="after")
     def _one_provenance(self) -> Quantity:

@@ -431,6 +431,12 @@ def assemble(counters: Counters, prof: Profile, base_profiles: list[Profile]) ->
         tok["effective_macs"] = (c["acc_synops"][:, graded].sum(axis=1)
                                  + c["dense_macs"].astype(np.int64))
         tok["activations"], tok["activations_nonzero"] = c["activations"], c["activations_nonzero"]
+    for col, values in priced.tokens.items():  # a price that overflowed is no answer (NaN:
+        v = np.asarray(values, dtype=float)       # a time the profile does not model)
+        if np.isinf(v).any() or (col.startswith("energy_j") and np.isnan(v).any()):
+            raise InputError(prof.name, col, "priced to a non-finite number",
+                             got=float(v[~np.isfinite(v)][0]),
+                             expected="a profile whose numbers keep every figure finite")
     tokens = pd.DataFrame({**{k: tok[k] for k in ("token", "position")}, **priced.tokens,
                            **{k: v for k, v in tok.items() if k not in ("token", "position")}})
     blocks = m["blocks"]

@@ -8,7 +8,6 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -99,7 +98,9 @@ def _fmt(v: Any) -> str:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    from neurosim._files import strict_json
+
+    sys.stdout.write(strict_json(data, "output", indent=2) + "\n")
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from neurosim._files import strict_json
 from neurosim.errors import InputError
 from neurosim.replay.counters import Counters
 
@@ -203,7 +204,7 @@ class Result:
                 summary["counters_sha256"] = self.counters.save(tmp / COUNTERS)
             if self.profile_yaml is not None:
                 (tmp / PROFILE).write_text(self.profile_yaml)
-            (tmp / "result.json").write_text(json.dumps(summary, indent=2, default=str))
+            (tmp / "result.json").write_text(strict_json(summary, "result.json", indent=2))
             out.mkdir(exist_ok=True)
             for name in ("stages.parquet", PROFILE, COUNTERS):  # left by an earlier result
                 if not (tmp / name).exists() and (out / name).exists():

@@ -132,3 +132,40 @@ def test_error_message_of_a_huge_value_is_bounded():
     err = InputError("f.yaml", "key", "bad value", got=big)
     assert time.perf_counter() - t0 < 0.1 and len(str(err)) < 200
     assert "integer of" in str(InputError("f", "k", "bad", got=10**5000))
+
+
+NUMBERS = [  # (profile field, value, fragment of the one-line error)
+    ("memory.0.bandwidth_gb_s", 0, "a rate must be > 0"),
+    ("dense_unit.throughput_gflop_s", 1e-320, "a rate must be > 0"),
+    ("core.synop_energy_pj", 1e308, "out of range"),
+    ("chip.static_power_mw", float("inf"), "out of range"),
+    ("chip.static_power_mw", float("nan"), "out of range"),
+    ("core.synop_energy_pj", True, "a boolean is not a number"),
+    ("core.max_fan_out", 0, "must be > 0"),
+    ("core.neuron_state_bits", 0, "must be > 0"),
+    ("core.max_weight_bits", 0, "must be > 0"),
+    ("system.link.bandwidth_gbit_s", 0, "a rate must be > 0"),
+]
+
+
+@pytest.mark.parametrize("field, value, fragment", NUMBERS)
+def test_profile_numbers_that_would_not_be_finite(cli, tmp_path, field, value, fragment):
+    """Values that would divide by zero, overflow or pass for numbers are refused when the
+    profile is read, so no figure is ever NaN or infinite."""
+    import yaml
+
+    from neurosim.hardware import profiles_dir
+
+    data = yaml.safe_load((profiles_dir() / "loihi2.yaml").read_text())
+    node = data
+    *parents, last = field.split(".")
+    for p in parents:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    node[last]["value"] = value
+    f = tmp_path / "p.yaml"
+    f.write_text(yaml.safe_dump(data))
+    for argv in (("profiles", "validate", str(f)),
+                 ("run", "--model", "spikellm-tiny", "--profile", str(f), "--tokens", "1")):
+        res = cli(*argv)
+        assert res.code == 2 and fragment in res.err and field.split(".")[-1] in res.err, res.err
+        assert len(res.err.strip().splitlines()) == 1

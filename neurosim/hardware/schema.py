@@ -189,6 +189,8 @@ class _ProfileBase(Strict):
         check_references(self, self.references)
         for path, q in iter_quantities(self):
             _check_nonnegative(path, q.value)
+            if path[-1] in RATES:
+                _check_rate(path, q.value)
         self._check_consistency()
         return self
 
@@ -196,14 +198,24 @@ class _ProfileBase(Strict):
         """Cross-field checks of a kind (none by default)."""
 
 
+MAX_VALUE = 1e12
+"""The largest number a profile holds in its units (pJ, ns, GB/s, KiB, counts ...): beyond
+it, products overflow long before any real chip needs it."""
+RATES = frozenset({"bandwidth_gb_s", "bandwidth_gbit_s", "throughput_gflop_s", "peak_tflop_s",
+                   "memory_bandwidth_gb_s", "transfer_bandwidth_gb_s", "bandwidth_fraction",
+                   "flop_fraction"})
+"""Fields that divide: zero (or a denormal) would make a time infinite."""
+MIN_RATE = 1e-6
+
+
 def _check_nonnegative(path: tuple, value: object) -> None:
     values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float):
             continue
-        if not math.isfinite(v) or v < 0:
-            raise _LocatedValueError((*path, "value"), v, "must be a finite number >= 0",
-                                     "a finite number >= 0")
+        if not math.isfinite(v) or v < 0 or v > MAX_VALUE:
+            raise _LocatedValueError((*path, "value"), v, "out of range",
+                                     f"a finite number >= 0 and <= {MAX_VALUE:g}")
     if isinstance(value, dict):
         for k in value:
             if not isinstance(k, int) or k < 1:
@@ -212,6 +224,14 @@ def _check_nonnegative(path: tuple, value: object) -> None:
         if not value:
             raise _LocatedValueError((*path, "value"), value, "table is empty",
                                      "at least one {count: value} entry")
+
+
+def _check_rate(path: tuple, value: object) -> None:
+    values = value.values() if isinstance(value, dict) else [value]
+    for v in values:
+        if isinstance(v, int | float) and v < MIN_RATE:
+            raise _LocatedValueError((*path, "value"), v, "a rate must be > 0 (times divide by it)",
+                                     f"a number >= {MIN_RATE:g}")
 
 
 def _positive(path: tuple, q: Quantity) -> None:
@@ -253,6 +273,8 @@ class NeuromorphicProfile(_ProfileBase):
                 f"[columns, rows] with columns*rows >= {self.chip.cores.value}",
             )
         for path in (("chip", "cores"), ("core", "neurons"), ("core", "synapse_lanes"),
+                     ("core", "max_fan_in"), ("core", "max_fan_out"), ("core", "max_weight_bits"),
+                     ("core", "neuron_state_bits"),
                      ("system", "max_chips"), ("system", "message_bits"),
                      ("dense_unit", "units"), ("dense_unit", "throughput_gflop_s")):
             obj = self
