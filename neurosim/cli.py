@@ -1225,6 +1225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NeurosimError as err:
         sys.stderr.write(f"{PROG}: error: {err}\n")
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: every writer has removed its temporary files
+        sys.stderr.write(f"{PROG}: interrupted; nothing was written\n")
+        return 130
 
 
 def _entry() -> None:  # pragma: no cover - console script

@@ -20,19 +20,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from neurosim._files import strict_json
+from neurosim._files import strict_json, verify_files, write_dir
+from neurosim._read import read_regular
 from neurosim.errors import InputError
 from neurosim.replay.counters import Counters
 
 FRAMES = ("tokens", "sites", "baselines")
+RESULT_FORMAT = "neurosim.Result"
+"""``result.json``'s ``format``: the summary, and every other file's SHA-256 under ``files``."""
 COUNTERS = "counters.npz"
 PROFILE = "profile.yaml"
 
@@ -180,42 +181,40 @@ class Result:
         """Write ``result.json``, one Parquet file per frame and ``counters.npz`` (the run's
         counters, which :func:`neurosim.reprice` prices on another profile) into ``out``.
 
-        Files are written into a temporary directory beside ``out`` and moved into place
-        only when all are complete, so a failure leaves no partial result.
+        The files are written into a temporary sibling directory, ``result.json`` last with
+        every other file's SHA-256, and the directory is renamed into place whole
+        (:func:`neurosim._files.write_dir`): a failure or a kill leaves no partial result,
+        and an existing directory that is not a result is refused.
         """
         out = Path(out)
         if out.exists() and not out.is_dir():
             raise InputError(str(out), None, "exists and is not a directory",
                              expected="a directory path for the results")
-        parent = out.parent if str(out.parent) else Path(".")
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-        except OSError as exc:
-            raise InputError(str(out), None, f"cannot write results: {exc.strerror or exc}",
-                             expected="a writable directory") from None
-        try:
+
+        def write(tmp: Path) -> list[str]:
+            names = []
             for name in FRAMES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
+                names.append(f"{name}.parquet")
             if self.stages is not None:
                 self.stages.to_parquet(tmp / "stages.parquet", index=False)
-            summary = self.summary()
+                names.append("stages.parquet")
             if self.counters is not None:
-                summary["counters_sha256"] = self.counters.save(tmp / COUNTERS)
+                self.counters.save(tmp / COUNTERS)
+                names.append(COUNTERS)
             if self.profile_yaml is not None:
                 (tmp / PROFILE).write_text(self.profile_yaml)
-            (tmp / "result.json").write_text(strict_json(summary, "result.json", indent=2))
-            out.mkdir(exist_ok=True)
-            for name in ("stages.parquet", PROFILE, COUNTERS):  # left by an earlier result
-                if not (tmp / name).exists() and (out / name).exists():
-                    (out / name).unlink()
-            for f in tmp.iterdir():
-                os.replace(f, out / f.name)
+                names.append(PROFILE)
+            return names
+
+        summary = self.summary()
+        strict_json(summary, "result.json")  # a non-finite figure: refused before writing
+        try:
+            write_dir(out, "result.json", {"format": RESULT_FORMAT, **summary}, write,
+                             "neurosim result")
         except OSError as exc:
             raise InputError(str(out), None, f"cannot write results: {exc.strerror or exc}",
                              expected="a writable directory") from None
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return out
 
     @classmethod
@@ -227,14 +226,22 @@ class Result:
             raise InputError(str(out), None, "not a directory",
                              expected="a result directory written by neurosim run --out")
         try:
-            meta = json.loads((out / "result.json").read_text())
+            meta = json.loads(read_regular(out / "result.json", what="result manifest"))
+            files = meta.get("files") if isinstance(meta, dict) else None
+            if meta.get("format") != RESULT_FORMAT or not isinstance(files, dict):
+                raise InputError(str(out / "result.json"), "format", "not a neurosim result "
+                                 "manifest", got=meta.get("format"), expected=RESULT_FORMAT)
+            verify_files(out, sorted(files.items()), True, "run again with --out")
             frames = {n: pd.read_parquet(out / f"{n}.parquet") for n in FRAMES}
             if (out / "stages.parquet").is_file():
                 frames["stages"] = pd.read_parquet(out / "stages.parquet")
             head = (meta["model"], meta["profile"], meta["backend"], meta["traffic"])
             prov = meta["provenance"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise InputError(str(out), None, f"not a neurosim result directory: {exc}") from None
+        except InputError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(str(out), None,
+                             f"not a neurosim result directory: {str(exc)[:120]}") from None
         profile_yaml = None
         if (out / PROFILE).is_file():
             profile_yaml = (out / PROFILE).read_text()
@@ -244,7 +251,7 @@ class Result:
                                  got=sha[:12], expected=f"sha256 {str(prov.get('profile_sha256'))[:12]}")
         c = None
         if counters:
-            sha = meta.get("counters_sha256") if isinstance(meta, dict) else None
+            sha = files.get(COUNTERS)
             if not sha or not (out / COUNTERS).is_file():
                 raise InputError(str(out), COUNTERS, "the result has no saved counters",
                                  expected="a directory written by neurosim run --out")

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nir
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neurosim.api import run_network
-from neurosim.errors import InputError
-from neurosim.snn.nir_io import from_nir, read_nir
-from neurosim.snn.simulate import Simulator
+nir = pytest.importorskip("nir")  # the nir extra (not in the Lava environment)
+
+from neurosim.api import run_network  # noqa: E402
+from neurosim.errors import InputError  # noqa: E402
+from neurosim.snn.nir_io import from_nir, read_nir  # noqa: E402
+from neurosim.snn.simulate import Simulator  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 FIXTURES = ("feedforward", "recurrent", "convolutional")
