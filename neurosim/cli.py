@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -491,12 +492,23 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from neurosim.traffic.fitted import fit_to_yaml, fit_trace
     from neurosim.traffic.trace import SpikeTrace
 
-    trace = SpikeTrace.open(args.trace)
     out = Path(args.out)
+    if out.is_dir():
+        raise InputError(args.out, None, "--out is a directory", expected="a YAML file path")
+    parent = _nearest_existing(out.parent)
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise InputError(args.out, None, "--out cannot be written here",
+                         expected="a YAML file path in a writable directory")
+    trace = SpikeTrace.open(args.trace)
     fit = fit_trace(trace, args.name or out.stem)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(fit_to_yaml(fit))
-    tmp.replace(out)
+    try:
+        tmp.write_text(fit_to_yaml(fit))
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     _console().print(f"fit of {trace.tokens} tokens x {len(fit.sites)} sites x {fit.layers} layers "
                      f"written to {out}")
     return 0
@@ -594,9 +606,11 @@ def _check_out(path: str):
     if out.exists() and not out.is_dir():
         raise InputError(path, None, "--out exists and is not a directory",
                          expected="a directory path for the results")
-    import os
-
-    if not os.access(_nearest_existing(out), os.W_OK):
+    near = _nearest_existing(out)
+    if not near.is_dir():
+        raise InputError(path, None, f"--out lies under {near}, which is a file",
+                         expected="a directory path for the results")
+    if not os.access(near, os.W_OK):
         raise InputError(path, None, "--out is not writable", expected="a writable directory")
     return out
 

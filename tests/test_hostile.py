@@ -169,3 +169,20 @@ def test_profile_numbers_that_would_not_be_finite(cli, tmp_path, field, value, f
         res = cli(*argv)
         assert res.code == 2 and fragment in res.err and field.split(".")[-1] in res.err, res.err
         assert len(res.err.strip().splitlines()) == 1
+
+
+def test_out_paths_that_cannot_be_results(cli, tmp_path):
+    """A file where --out needs a directory, and a directory where fit needs a file: named
+    at once, before any work."""
+    f = tmp_path / "afile"
+    f.write_text("x")
+    res = cli("run", "--model", "spikellm-tiny", "--profile", "loihi2", "--out", str(f / "sub"))
+    assert res.code == 2 and "which is a file" in res.err, res.err
+    d = tmp_path / "adir"
+    d.mkdir()
+    res = cli("fit", "--trace", str(tmp_path / "no-trace"), "--out", str(d))
+    assert res.code == 2 and "--out is a directory" in res.err, res.err
+    res = cli("run", "--model", "spikellm-tiny", "--profile", "loihi2", "--tokens", "1",
+              "--out", str(d))  # an existing directory that is not a result
+    assert res.code == 2 and "is not a neurosim result" in res.err, res.err
+    assert list(d.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"]
