@@ -98,6 +98,11 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _records(frame) -> list[dict]:
+    """A frame's rows for JSON: a missing value (NaN) is null, not a non-finite number."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
 def _print_json(data: Any) -> None:
     from neurosim._files import strict_json
 
@@ -263,7 +268,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     with _Bars(args.json, model=", ".join(c.name for c in cards), profile=prof.name) as bars:
         df = compare(cards, prof, tokens=args.tokens, seed=args.seed, context=args.context,
                      progress=bars)
-    rows = df.to_dict(orient="records")
+    rows = _records(df)
     if args.json:
         _print_json({"profile": prof.name, "tokens": args.tokens, "models": rows})
         return 0
@@ -292,7 +297,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     with _Bars(args.json) as bars:
         df = validate(tokens=args.tokens, progress=bars)
-    rows = df.to_dict(orient="records")
+    rows = _records(df)
     if args.json:
         _print_json({"tokens": args.tokens, "checks": rows})
         return 0 if (df["ok"] | df["gap"].notna()).all() else 1
@@ -475,7 +480,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     stats = trace_statistics(trace)
     data = {"trace": str(trace.path), "tokens": trace.tokens, "width": trace.width,
             "seconds": trace.meta.get("timing_s"), "text": trace.meta["text"],
-            "by_site": stats.to_dict(orient="records")}
+            "by_site": _records(stats)}
     if args.json:
         _print_json(data)
     else:
@@ -881,7 +886,7 @@ def _cmd_pareto(args: argparse.Namespace) -> int:
     cols = [*([args.by] if args.by and args.by not in ("model", "profile") else []),
             "model", "profile", "position", *inputs, args.x, args.y]
     cols = list(dict.fromkeys(c for c in cols if c in frame.columns))
-    rows = front[cols].to_dict(orient="records")
+    rows = _records(front[cols])
     if args.json:
         _print_json({"x": args.x, "y": args.y, "by": args.by, "points": len(ok),
                      "front": rows, "plots": [str(p) for p in paths]})
@@ -929,7 +934,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
                               Path(out) / "tornado")]
     a = table.attrs
     if args.json:
-        _print_json({**a, "assumptions": table.to_dict(orient="records"),
+        _print_json({**a, "assumptions": _records(table),
                      "files": [str(f) for f in files]})
         return 0
     pct = lambda v: "n/a" if v != v else f"{100 * v:+.1f} %"  # noqa: E731

@@ -190,7 +190,7 @@ def test_reprice_bad_input_one_line_exit_2_nothing_written(cli, tmp_path, damage
     res = cli("reprice", str(d), "--profile", profile, "--out", str(out))
     assert res.code == 2
     assert len(res.err.strip().splitlines()) == 1 and "Traceback" not in res.err
-    assert {"missing": "no saved counters", "corrupt": "SHA-256 differs",
+    assert {"missing": "counters.npz: missing file", "corrupt": "SHA-256 mismatch",
             "kind": "cannot be priced on a gpu profile"}[damage] in res.err
     assert not out.exists()
     res = cli("reprice", str(tmp_path / "nowhere"), "--profile", "loihi2")

@@ -163,7 +163,7 @@ def test_run_whose_checksums_fail(cli, pages, tmp_path):
     prof = tmp_path / "run2" / "profile.yaml"
     prof.write_text(prof.read_text().replace("value: 100.0", "value: 10.0", 1))
     r = cli("report", str(tmp_path / "run2"), "--out", str(out))
-    assert r.code == 2 and "profile.yaml: checksum does not match" in r.err
+    assert r.code == 2 and "profile.yaml: SHA-256 mismatch" in r.err
     assert not out.exists()
 
 

@@ -213,9 +213,12 @@ def _check_nonnegative(path: tuple, value: object) -> None:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float):
             continue
-        if not math.isfinite(v) or v < 0 or v > MAX_VALUE:
+        if not math.isfinite(v) or v < 0:
+            raise _LocatedValueError((*path, "value"), v, "must be a finite number >= 0",
+                                     "a finite number >= 0")
+        if v > MAX_VALUE:
             raise _LocatedValueError((*path, "value"), v, "out of range",
-                                     f"a finite number >= 0 and <= {MAX_VALUE:g}")
+                                     f"a number <= {MAX_VALUE:g} in its units")
     if isinstance(value, dict):
         for k in value:
             if not isinstance(k, int) or k < 1:
