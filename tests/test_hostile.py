@@ -186,3 +186,59 @@ def test_out_paths_that_cannot_be_results(cli, tmp_path):
               "--out", str(d))  # an existing directory that is not a result
     assert res.code == 2 and "is not a neurosim result" in res.err, res.err
     assert list(d.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["adir", "afile"]
+
+
+def _trace(tmp_path: Path) -> Path:
+    """A small real-format trace (two groups, 5 tokens in chunks of 2)."""
+    import numpy as np
+
+    from neurosim.traffic.trace import TraceWriter
+
+    out = tmp_path / "trace"
+    header = {"model": "x", "artifact_sha256": "0" * 64, "forward_dtype": "float64",
+              "text": {"name": "t", "sha256": "0" * 64},
+              "groups": [{"name": "a", "size": 3, "max_steps": 2}, {"name": "b", "size": 2,
+                                                                   "max_steps": 1}],
+              "spiking": {"abits": 4, "addbit": 1, "kv_addbit": 1}}
+    rows = np.arange(25, dtype=np.uint8).reshape(5, 5) % 16
+    with TraceWriter(out, header, np.zeros(5, bool), np.arange(5), chunk_tokens=2) as w:
+        w.append(rows)
+    return out
+
+
+TRACE_EDITS = [  # (edit of trace.json, fragment of the one-line error)
+    (lambda m: m.update(tokens=9), "differs from the tokens the chunks hold"),
+    (lambda m: m.update(tokens="5"), "not a token count"),
+    (lambda m: m.update(tokens=True), "not a token count"),
+    (lambda m: m.update(width=-1), "not a channel count"),
+    (lambda m: m.pop("chunks"), "not a list of chunks"),
+    (lambda m: m["chunks"][1].update(start=3), "chunks do not cover the tokens in order"),
+    (lambda m: m["chunks"][0].update(file="../../etc/passwd"), "not a chunk of this directory"),
+    (lambda m: m["chunks"].append("x"), "not a chunk of this directory"),
+    (lambda m: m.update(groups=[{"name": "a", "size": 4, "max_steps": 1}]),
+     "group sizes do not add up"),
+    (lambda m: m.update(groups="ab"), "not a table of neuron groups"),
+    (lambda m: m["spiking"].update(abits=0), "not activation bits"),
+    (lambda m: m.pop("files"), "not the trace's file table"),
+    (lambda m: m.update(format="other"), "not a neurosim spike trace"),
+]
+
+
+@pytest.mark.parametrize("edit, fragment", TRACE_EDITS)
+def test_edited_trace_manifest(cli, tmp_path, edit, fragment):
+    """A trace.json whose claims were edited is refused with the key, before its data is
+    used: fit writes nothing."""
+    import json
+
+    from neurosim.traffic.trace import SpikeTrace
+
+    path = _trace(tmp_path)
+    SpikeTrace.open(path)  # the untouched trace reads
+    meta = json.loads((path / "trace.json").read_text())
+    edit(meta)
+    (path / "trace.json").write_text(json.dumps(meta))
+    out = tmp_path / "fit.yaml"
+    res = cli("fit", "--trace", str(path), "--out", str(out))
+    assert res.code == 2 and fragment in res.err, res.err
+    assert len(res.err.strip().splitlines()) == 1 and "Traceback" not in res.err
+    assert not out.exists()

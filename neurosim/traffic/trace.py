@@ -114,6 +114,59 @@ class TraceWriter:
             raise
 
 
+def _count(value: Any, low: int, high: int | None = None) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool) and value >= low
+            and (high is None or value <= high))
+
+
+def _check_manifest(where: Path, meta: dict[str, Any]) -> None:
+    """Refuse a ``trace.json`` whose claims do not hold together (types, counts, chunk
+    ranges covering every token, group sizes adding up to the width), naming the key."""
+    def bad(key: str, problem: str, got: Any, expected: str) -> InputError:
+        return InputError(str(where), key, problem, got=got, expected=expected)
+
+    tokens, width = meta.get("tokens"), meta.get("width")
+    if not _count(tokens, 1):
+        raise bad("tokens", "not a token count", tokens, "an integer >= 1")
+    if not _count(width, 1):
+        raise bad("width", "not a channel count", width, "an integer >= 1")
+    files = meta.get("files")
+    if not isinstance(files, dict) or set(files) != {"salient.npy", "token_ids.npy"} \
+            or not all(isinstance(v, str) for v in files.values()):
+        raise bad("files", "not the trace's file table", files,
+                  "salient.npy and token_ids.npy with their SHA-256")
+    chunks = meta.get("chunks")
+    if not isinstance(chunks, list) or not chunks:
+        raise bad("chunks", "not a list of chunks", chunks, "at least one chunk")
+    stop = 0
+    for i, c in enumerate(chunks):
+        key = f"chunks[{i}]"
+        if not isinstance(c, dict) or not isinstance(c.get("file"), str) \
+                or not isinstance(c.get("sha256"), str) or Path(c["file"]).name != c["file"] \
+                or c["file"] in ("", ".", ".."):
+            raise bad(key, "not a chunk of this directory", c,
+                      "{file: a file name here, start, stop, sha256}")
+        if c.get("start") != stop or not _count(c.get("stop"), stop + 1):
+            raise bad(key, "chunks do not cover the tokens in order",
+                      (c.get("start"), c.get("stop")), f"start {stop} and a larger stop")
+        stop = c["stop"]
+    if stop != tokens:
+        raise bad("tokens", "differs from the tokens the chunks hold", tokens, str(stop))
+    groups = meta.get("groups")
+    if not isinstance(groups, list) or not all(
+            isinstance(g, dict) and isinstance(g.get("name"), str) and _count(g.get("size"), 1)
+            and _count(g.get("max_steps"), 1) for g in groups):
+        raise bad("groups", "not a table of neuron groups", groups,
+                  "[{name, size >= 1, max_steps >= 1}, ...]")
+    if sum(g["size"] for g in groups) != width:
+        raise bad("groups", "group sizes do not add up to the width",
+                  sum(g["size"] for g in groups), str(width))
+    spiking = meta.get("spiking")
+    if not isinstance(spiking, dict) or not _count(spiking.get("abits"), 1, 8):
+        raise bad("spiking.abits", "not activation bits",
+                  spiking.get("abits") if isinstance(spiking, dict) else spiking, "1 to 8")
+
+
 @dataclass
 class SpikeTrace:
     """A recorded trace, checked against its checksums, chunks memory-mapped."""
@@ -129,6 +182,7 @@ class SpikeTrace:
         path = Path(path)
         meta = read_manifest(path, "trace.json", FORMAT, VERSION, "neurosim spike trace",
                              "neurosim trace")
+        _check_manifest(path / "trace.json", meta)
         entries = [(c["file"], c["sha256"]) for c in meta["chunks"]] + list(meta["files"].items())
         verify_files(path, entries, verify, "record again")
         try:
@@ -138,6 +192,11 @@ class SpikeTrace:
                       for c in meta["chunks"]]
         except (OSError, ValueError) as exc:
             raise InputError(str(path), None, f"cannot read trace data: {exc}") from None
+        for name, arr, want in (("salient.npy", salient, (meta["width"],)),
+                                ("token_ids.npy", ids, (meta["tokens"],))):
+            if arr.shape != want:
+                raise InputError(str(path / name), None, "wrong shape for the manifest",
+                                 got=arr.shape, expected=str(want))
         for c, arr in zip(meta["chunks"], chunks):
             if arr.shape != (c["stop"] - c["start"], meta["width"]) or arr.dtype != np.uint8:
                 raise InputError(str(path / c["file"]), None, "chunk has the wrong shape",
