@@ -40,3 +40,12 @@ def read_regular(path: Path, error: type[InputError] = InputError, limit: int = 
     if len(data) > limit:
         raise error(name, None, f"{what} too large", expected=f"at most {limit} bytes")
     return data
+
+
+def numpy_problem(exc: BaseException) -> str:
+    """What went wrong reading a .npy/.npz file, in a few words: numpy's own message names
+    ``allow_pickle``, which must never be the advice for a file from elsewhere."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "pickle" in text.lower() or "python objects" in text.lower():
+        return "holds Python objects (not a plain array), which are never loaded"
+    return text[:100]

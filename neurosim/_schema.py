@@ -272,6 +272,8 @@ def translate(
     kind = err["type"]
     key = _key_path(loc)
     value = _lookup(data, loc)
+    if value is _NO_VALUE:  # not in the document as given: what pydantic saw, if anything
+        value = err.get("input", _missing())
     if kind == "extra_forbidden":
         valid = valid or []
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
@@ -294,9 +296,9 @@ def translate(
         return error(file, key, "out of range", got=value, expected=f"a number {bound}")
     if kind == "value_error":
         msg = str(inner) if inner is not None else err["msg"]
-        return error(file, key, msg, got=value if value is not _NO_VALUE else _missing())
+        return error(file, key, msg, got=value)
     expected = _EXPECTED.get(kind)
-    got = value if value is not _NO_VALUE else err.get("input")
+    got = value
     if expected:
         return error(file, key, "wrong type", got=got, expected=expected)
     return error(file, key, err["msg"].lower(), got=got)

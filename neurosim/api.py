@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from neurosim import estimate
+from neurosim._read import numpy_problem
 from neurosim._version import __version__
 from neurosim.backends import get_backend
 from neurosim.backends.graph_net import simulate_graph
@@ -280,7 +281,7 @@ def _load_input(path: str) -> np.ndarray:
     try:
         return np.load(p, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise InputError(path, None, f"not a readable .npy array: {str(exc)[:100]}",
+        raise InputError(path, None, f"not a readable .npy array: {numpy_problem(exc)}",
                          expected="a .npy array of shape (steps, inputs)") from None
 
 

@@ -242,3 +242,37 @@ def test_edited_trace_manifest(cli, tmp_path, edit, fragment):
     assert res.code == 2 and fragment in res.err, res.err
     assert len(res.err.strip().splitlines()) == 1 and "Traceback" not in res.err
     assert not out.exists()
+
+
+def test_trace_data_that_lies(cli, tmp_path):
+    """A chunk of the wrong dtype is called that (not "wrong shape"), and a damaged .npy
+    header never draws the advice to load pickles."""
+    import json
+
+    import numpy as np
+
+    from neurosim._files import file_sha256
+
+    path = _trace(tmp_path)
+    meta = json.loads((path / "trace.json").read_text())
+    chunk = path / meta["chunks"][0]["file"]
+    np.save(chunk, np.zeros((2, 5), np.int16), allow_pickle=False)
+    meta["chunks"][0]["sha256"] = file_sha256(chunk)
+    (path / "trace.json").write_text(json.dumps(meta))
+    res = cli("fit", "--trace", str(path), "--out", str(tmp_path / "f.yaml"))
+    assert res.code == 2 and "wrong dtype" in res.err and "int16" in res.err, res.err
+    np.save(chunk, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    meta["chunks"][0]["sha256"] = file_sha256(chunk)
+    (path / "trace.json").write_text(json.dumps(meta))
+    res = cli("fit", "--trace", str(path), "--out", str(tmp_path / "f.yaml"))
+    assert res.code == 2 and "allow_pickle" not in res.err and "never loaded" in res.err, res.err
+
+
+def test_input_tensor_of_objects(cli, tmp_path):
+    import numpy as np
+
+    f = tmp_path / "x.npy"
+    np.save(f, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    net = Path(__file__).parent / "data" / "feedforward.nir"
+    res = cli("run", "--model", str(net), "--profile", "loihi2", "--input", str(f))
+    assert res.code == 2 and "never loaded" in res.err and "allow_pickle" not in res.err, res.err

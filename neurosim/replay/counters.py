@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from neurosim._read import numpy_problem
 from neurosim.errors import InputError
 from neurosim.graph.ir import OP_CLASSES, EventGraph
 from neurosim.replay.plan import ReplayPlan
@@ -119,7 +120,8 @@ class Counters:
                 arrays = {k: z[k] for k in z.files}
             meta = json.loads(str(arrays.pop("__meta__")))
         except (OSError, ValueError, KeyError, EOFError) as exc:
-            raise InputError(str(path), None, f"not a neurosim counters file: {exc}") from None
+            raise InputError(str(path), None,
+                             f"not a neurosim counters file: {numpy_problem(exc)}") from None
         if meta.pop("format", None) != FORMAT or meta.pop("version", None) != VERSION:
             raise InputError(str(path), "format", "not neurosim counters version 1",
                              expected=f"{FORMAT} version {VERSION}")

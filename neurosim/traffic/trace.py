@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from neurosim._files import file_sha256, read_manifest, replace_dir, verify_files
+from neurosim._read import numpy_problem
 from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
 from neurosim.traffic.gif import gif_steps
@@ -190,15 +191,19 @@ class SpikeTrace:
             ids = np.load(path / "token_ids.npy", allow_pickle=False)
             chunks = [np.load(path / c["file"], mmap_mode="r", allow_pickle=False)
                       for c in meta["chunks"]]
-        except (OSError, ValueError) as exc:
-            raise InputError(str(path), None, f"cannot read trace data: {exc}") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise InputError(str(path), None, f"cannot read trace data: {numpy_problem(exc)}",
+                             expected="the files the trace was recorded with; record again") from None
         for name, arr, want in (("salient.npy", salient, (meta["width"],)),
                                 ("token_ids.npy", ids, (meta["tokens"],))):
             if arr.shape != want:
                 raise InputError(str(path / name), None, "wrong shape for the manifest",
                                  got=arr.shape, expected=str(want))
         for c, arr in zip(meta["chunks"], chunks):
-            if arr.shape != (c["stop"] - c["start"], meta["width"]) or arr.dtype != np.uint8:
+            if arr.dtype != np.uint8:
+                raise InputError(str(path / c["file"]), None, "chunk has the wrong dtype",
+                                 got=str(arr.dtype), expected="uint8 codes")
+            if arr.shape != (c["stop"] - c["start"], meta["width"]):
                 raise InputError(str(path / c["file"]), None, "chunk has the wrong shape",
                                  got=arr.shape, expected=f"({c['stop'] - c['start']}, {meta['width']})")
         return cls(path, meta, salient, ids, chunks)
