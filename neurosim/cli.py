@@ -1239,6 +1239,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    import numpy as np
+
+    # a figure that overflows is refused where it is priced, in one line; numpy's
+    # RuntimeWarnings on the way would only spill multi-line text onto stderr
+    with np.errstate(all="ignore"):
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except NeurosimError as err:

@@ -188,6 +188,25 @@ def test_not_llama_checkpoint(tiny, tmp_path, cli):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("edit, words", [
+    ({"num_attention_heads": 0}, ("num_attention_heads", "out of range")),
+    ({"hidden_size": "wide"}, ("not a number of the right kind",)),
+    ({"num_hidden_layers": None}, ("not a number of the right kind",)),
+    ({"vocab_size": 10**30}, ("vocab_size", "out of range")),
+])
+def test_bad_config_values(tiny, tmp_path, cli, edit, words):
+    """A config.json with zero heads or values of the wrong kind: one line, not a
+    ZeroDivisionError or AttributeError."""
+    d, _, card = tiny
+    other = tmp_path / "bad"
+    shutil.copytree(d, other)
+    cfg = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**cfg, **edit}))
+    _one_line(cli("convert", "--model", str(card), "--checkpoint", str(other), "--out",
+                  str(tmp_path / "o")), "config.json", *words)
+    assert not (tmp_path / "o").exists()
+
+
 def test_gguf_of_another_architecture(tiny, tmp_path, cli):
     import gguf
 

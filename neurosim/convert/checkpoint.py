@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from neurosim._files import file_sha256
+from neurosim._read import read_regular
 from neurosim.cards.schema import ModelCard
 from neurosim.errors import InputError
 
@@ -116,6 +117,14 @@ def _shape_from_config(cfg: dict[str, Any], file: str) -> LlamaShape:
         )
     except KeyError as exc:
         raise InputError(file, exc.args[0], "missing from the model config") from None
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        raise InputError(file, None, "a model config value is not a number of the right kind",
+                         expected="integer sizes and numeric rms_norm_eps, rope_theta") from None
+    for key, v in (("hidden_size", d), ("num_attention_heads", heads),
+                   ("num_key_value_heads", shape.kv_heads), ("num_hidden_layers", shape.layers),
+                   ("intermediate_size", shape.d_ffn), ("vocab_size", shape.vocab)):
+        if not 1 <= v <= 1 << 20:
+            raise InputError(file, key, "out of range", got=v, expected="an integer from 1 to 2^20")
     if d % heads or heads % shape.kv_heads:
         raise InputError(file, "num_key_value_heads", "heads do not divide",
                          got=f"d {d}, heads {heads}, kv heads {shape.kv_heads}")
@@ -148,12 +157,16 @@ def load_hf_directory(path: Path) -> Checkpoint:
     import torch
 
     cfg_file = path / "config.json"
+    if not cfg_file.exists():
+        raise InputError(str(path), None, "no config.json: not a Hugging Face model directory")
     try:
-        cfg = json.loads(cfg_file.read_text())
-    except FileNotFoundError:
-        raise InputError(str(path), None, "no config.json: not a Hugging Face model directory") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(str(cfg_file), None, f"cannot read config: {exc}") from None
+        cfg = json.loads(read_regular(cfg_file, what="model config"))
+    except InputError:
+        raise
+    except ValueError as exc:
+        raise InputError(str(cfg_file), None, f"cannot read config: {str(exc)[:100]}") from None
+    if not isinstance(cfg, dict):
+        raise InputError(str(cfg_file), None, "not a JSON object", expected="a model config")
     shape = _shape_from_config(cfg, str(cfg_file))
     index = path / "model.safetensors.index.json"
     if (path / "model.safetensors").is_file():
