@@ -196,6 +196,7 @@ def _trace(tmp_path: Path) -> Path:
 
     out = tmp_path / "trace"
     header = {"model": "x", "artifact_sha256": "0" * 64, "forward_dtype": "float64",
+              "neurosim_version": "0.1.0",
               "text": {"name": "t", "sha256": "0" * 64},
               "groups": [{"name": "a", "size": 3, "max_steps": 2}, {"name": "b", "size": 2,
                                                                    "max_steps": 1}],
@@ -276,3 +277,25 @@ def test_input_tensor_of_objects(cli, tmp_path):
     net = Path(__file__).parent / "data" / "feedforward.nir"
     res = cli("run", "--model", str(net), "--profile", "loihi2", "--input", str(f))
     assert res.code == 2 and "never loaded" in res.err and "allow_pickle" not in res.err, res.err
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda m: m.pop("neurosim_version"), "neurosim_version: missing or not text"),
+    (lambda m: m.update(text="t"), "not the recorded text"),
+    (lambda m: m["spiking"].update(addbit=9), "not a number of added bits"),
+])
+def test_edited_trace_provenance(cli, tmp_path, edit, fragment):
+    import json
+
+    path = _trace(tmp_path)
+    meta = json.loads((path / "trace.json").read_text())
+    edit(meta)
+    (path / "trace.json").write_text(json.dumps(meta))
+    res = cli("fit", "--trace", str(path), "--out", str(tmp_path / "f.yaml"))
+    assert res.code == 2 and fragment in res.err and "Traceback" not in res.err, res.err
+
+
+def test_fit_of_groups_outside_the_layers(cli, tmp_path):
+    res = cli("fit", "--trace", str(_trace(tmp_path)), "--out", str(tmp_path / "f.yaml"))
+    assert res.code == 2 and "outside the decoder layers" in res.err, res.err
+    assert not (tmp_path / "f.yaml").exists()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -172,6 +173,10 @@ def fit_trace(trace: SpikeTrace, name: str) -> TrafficFit:
     steps = max(2 ** sp["addbit"], 2 ** sp["kv_addbit"])
     counts: dict[str, dict[str, dict[int, list[int]]]] = {}
     for g, codes, sal in group_codes(trace):
+        if not re.match(r"L\d+\.", g["name"]):
+            raise InputError(str(trace.path / "trace.json"), "groups", "a group outside the "
+                             "decoder layers cannot be fitted", got=g["name"],
+                             expected="names L<layer>.<site>... of a SpikeLLM card's groups")
         layer = int(g["name"].split(".")[0][1:])
         c = counts.setdefault(site_of(g["name"]), {"base": {}, "salient": {}})
         c["base"][layer] = np.bincount(codes[:, ~sal].ravel(), minlength=m + 1).tolist()

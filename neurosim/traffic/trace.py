@@ -166,6 +166,15 @@ def _check_manifest(where: Path, meta: dict[str, Any]) -> None:
     if not isinstance(spiking, dict) or not _count(spiking.get("abits"), 1, 8):
         raise bad("spiking.abits", "not activation bits",
                   spiking.get("abits") if isinstance(spiking, dict) else spiking, "1 to 8")
+    for key in ("addbit", "kv_addbit"):
+        if not _count(spiking.get(key), 0, 4):
+            raise bad(f"spiking.{key}", "not a number of added bits", spiking.get(key), "0 to 4")
+    for key in ("model", "artifact_sha256", "neurosim_version"):
+        if not isinstance(meta.get(key), str):
+            raise bad(key, "missing or not text", meta.get(key), "a string")
+    text = meta.get("text")
+    if not isinstance(text, dict) or not all(isinstance(text.get(k), str) for k in ("name", "sha256")):
+        raise bad("text", "not the recorded text", text, "{name, sha256}")
 
 
 @dataclass
