@@ -31,7 +31,7 @@ LAVA_LOCK := lock/lava.txt
 LAVA_PIP  := $(LAVA_PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -c $(LAVA_LOCK)
 PYTEST_LAVA_ARGS ?=
 
-.PHONY: run test test-lava lava-env lint lock clean browser
+.PHONY: run test test-lava lava-env lint lock clean browser fuzz
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +97,10 @@ else
 	@$(MAKE) --no-print-directory $(LAVA_VENV)/.installed
 	$(LAVA_PY) -m pytest -m lava $(PYTEST_LAVA_ARGS)
 endif
+
+# the long fuzz campaign of the readers: 3 x 3,400 = 10,200 cases (make test runs 3 x 40)
+fuzz: $(VENV)/.installed-dev
+	NEUROSIM_FUZZ_EXAMPLES=3400 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check neurosim tests
