@@ -312,3 +312,26 @@ def test_fit_roundtrip_and_sampling(tiny, artifact, tmp_path):
     real = np.mean([(trace.codes(t) != 0).sum() for t in range(64)])
     synth = np.mean([(src.codes(t) != 0).sum() for t in range(200)])
     assert abs(synth / real - 1) < 0.03
+
+
+def test_damaged_cached_artifact_is_reported_then_converted_again(tiny, tmp_path, monkeypatch,
+                                                                  capsys):
+    """A cache entry whose files no longer match their SHA-256 is not used: a one-line
+    notice says so, and the artifact is converted again (and then verifies)."""
+    from neurosim.cards import load_card
+    from neurosim.convert.cache import artifact_for
+
+    _, _, card_path = tiny
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
+    card = load_card(card_path)
+    art = artifact_for(card)
+    f = art.path / "tensors.safetensors"
+    raw = bytearray(f.read_bytes())
+    raw[-10] ^= 0xFF
+    f.write_bytes(bytes(raw))
+    capsys.readouterr()
+    again = artifact_for(card)
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert len(notes) == 1 and "cached artifact is damaged" in notes[0]
+    assert "SHA-256 mismatch" in notes[0]
+    assert load_artifact(again.path).sha256 == art.sha256  # the same conversion, whole again

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def _version(meta_file: Path) -> object:
         return None
 
 
+def _notice(text: str) -> None:
+    """One line on stderr: the cache is rebuilding something the user did not ask for."""
+    sys.stderr.write(f"neurosim: note: {text}\n")
+
+
 def need_torch(what: str) -> None:
     try:
         import torch  # noqa: F401
@@ -53,8 +59,14 @@ def need_torch(what: str) -> None:
 def artifact_for(card: ModelCard, progress: Progress | None = None) -> Artifact:
     """The card's cached artifact, converting the checkpoint first if there is none."""
     path = cache_dir() / "artifacts" / f"{card.name}-{card_hash(card)[:12]}"
-    if (path / "artifact.json").is_file() and _version(path / "artifact.json") == VERSION:
-        return load_artifact(path)  # an older format is converted again below
+    if (path / "artifact.json").is_file():
+        if _version(path / "artifact.json") == VERSION:
+            try:
+                return load_artifact(path)
+            except InputError as err:  # damaged: said so, then converted again below
+                _notice(f"the cached artifact is damaged ({err}); converting it again")
+        else:  # an older format (or an unreadable manifest) is converted again below
+            _notice(f"the cached artifact {path} is of another version; converting it again")
     need_torch("convert")
     from neurosim.convert.spikellm import convert
 
