@@ -438,9 +438,14 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     need_torch("convert")
     from neurosim.convert.spikellm import convert
+    from neurosim.convert.text import load_text
 
     card = load_card(args.model)
     out = _check_out(args.out)
+    if out.exists() and not (out / "artifact.json").is_file():  # before minutes of work
+        raise InputError(args.out, None, "exists and is not a neurosim artifact; not overwriting",
+                         expected="a new directory, or an artifact written by neurosim convert")
+    load_text(args.calib_text)  # a missing or unreadable text, before loading the model
     with _Bars(args.json, model=card.name) as bars:
         art = convert(card, out, checkpoint=args.checkpoint, calib_text=args.calib_text,
                       calib_samples=args.calib_samples, window=args.window,

@@ -299,3 +299,21 @@ def test_fit_of_groups_outside_the_layers(cli, tmp_path):
     res = cli("fit", "--trace", str(_trace(tmp_path)), "--out", str(tmp_path / "f.yaml"))
     assert res.code == 2 and "outside the decoder layers" in res.err, res.err
     assert not (tmp_path / "f.yaml").exists()
+
+
+def test_convert_fails_before_loading(cli, tmp_path):
+    """convert checks its output directory and its calibration text before it loads the
+    model (which takes minutes): each refusal is immediate."""
+    pytest.importorskip("torch")
+    d = tmp_path / "notart"
+    d.mkdir()
+    (d / "x").write_text("mine")
+    for argv, fragment in (
+            (("--out", str(d)), "not a neurosim artifact"),
+            (("--out", str(tmp_path / "new"), "--calib-text", str(tmp_path / "none.txt")),
+             "no such text file")):
+        t0 = time.perf_counter()
+        res = cli("convert", "--model", "smollm2-135m-spikellm", *argv)
+        assert res.code == 2 and fragment in res.err, res.err
+        assert time.perf_counter() - t0 < 5
+    assert (d / "x").read_text() == "mine" and not (tmp_path / "new").exists()
