@@ -38,6 +38,33 @@ def _non_finite(data: Any, path: str = "") -> str:
     return ""
 
 
+SEAL = "manifest_sha256"
+"""The key of a manifest's own checksum: SHA-256 of its other keys as canonical JSON."""
+
+
+def _manifest_digest(meta: dict[str, Any]) -> str:
+    body = {k: v for k, v in meta.items() if k != SEAL}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                     allow_nan=False).encode()).hexdigest()
+
+
+def seal(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with its own checksum under :data:`SEAL` (JSON-native values only)."""
+    return {**meta, SEAL: _manifest_digest(meta)}
+
+
+def check_seal(meta: dict[str, Any], where: str, redo: str) -> None:
+    """Refuse a manifest whose own checksum is missing or does not match its content (it was
+    edited or damaged after it was written)."""
+    try:
+        ok = meta.get(SEAL) == _manifest_digest(meta)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(where, SEAL, "the manifest does not match its checksum: it was edited "
+                         "or damaged after it was written", expected=redo)
+
+
 def file_sha256(*paths: Path) -> str:
     """SHA-256 of the files' bytes, concatenated in order."""
     h = hashlib.sha256()
@@ -76,7 +103,7 @@ def write_dir(out: Path, manifest: str, header: dict[str, Any],
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         names = write(tmp)
-        meta = {**header, "files": {n: file_sha256(tmp / n) for n in names}}
+        meta = seal({**header, "files": {n: file_sha256(tmp / n) for n in names}})
         (tmp / manifest).write_text(json.dumps(meta, indent=1))
         replace_dir(tmp, out)
     except BaseException:
@@ -87,7 +114,8 @@ def write_dir(out: Path, manifest: str, header: dict[str, Any],
 
 def read_manifest(path: Path, name: str, fmt: str, version: int, what: str,
                   command: str) -> dict[str, Any]:
-    """The JSON manifest ``path/name`` of a ``fmt`` directory, checked for format and version."""
+    """The JSON manifest ``path/name`` of a ``fmt`` directory, checked for format, version and
+    its own checksum (:func:`check_seal`)."""
     mf = path / name
     try:
         meta = json.loads(mf.read_text())
@@ -102,6 +130,7 @@ def read_manifest(path: Path, name: str, fmt: str, version: int, what: str,
     if meta.get("version") != version:
         raise InputError(str(mf), "version", f"unsupported {what} version",
                          got=meta.get("version"), expected=str(version))
+    check_seal(meta, str(mf), f"the manifest as `{command}` wrote it; run it again")
     return meta
 
 

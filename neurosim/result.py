@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from neurosim._files import strict_json, verify_files, write_dir
+from neurosim._files import check_seal, strict_json, verify_files, write_dir
 from neurosim._read import read_regular
 from neurosim.errors import InputError
 from neurosim.replay.counters import Counters
@@ -231,6 +231,7 @@ class Result:
             if meta.get("format") != RESULT_FORMAT or not isinstance(files, dict):
                 raise InputError(str(out / "result.json"), "format", "not a neurosim result "
                                  "manifest", got=meta.get("format"), expected=RESULT_FORMAT)
+            check_seal(meta, str(out / "result.json"), "run again with --out")
             verify_files(out, sorted(files.items()), True, "run again with --out")
             frames = {n: pd.read_parquet(out / f"{n}.parquet") for n in FRAMES}
             if (out / "stages.parquet").is_file():

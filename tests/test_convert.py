@@ -335,3 +335,41 @@ def test_damaged_cached_artifact_is_reported_then_converted_again(tiny, tmp_path
     assert len(notes) == 1 and "cached artifact is damaged" in notes[0]
     assert "SHA-256 mismatch" in notes[0]
     assert load_artifact(again.path).sha256 == art.sha256  # the same conversion, whole again
+
+
+ARTIFACT_EDITS = [  # (edit of artifact.json, key named in the one-line error)
+    (lambda m: m["architecture"].update(layers=3), "shapes"),
+    (lambda m: m["architecture"].update(d_model="32"), "architecture.d_model"),
+    (lambda m: m["architecture"].update(heads=5), "architecture.heads"),
+    (lambda m: m["architecture"].pop("vocab"), "architecture"),
+    (lambda m: m["architecture"].update(rms_eps=0), "architecture.rms_eps"),
+    (lambda m: m["spiking"].update(abits=99), "spiking.abits"),
+    (lambda m: m["spiking"].update(salient_fraction=2), "spiking.salient_fraction"),
+    (lambda m: m["spiking"].update(weight_bits=8), "model.layers.0.self_attn.q_proj.weight.codes"),
+    (lambda m: m["shapes"].update({"model.layers.0.mlp.down_proj.weight": [32, 4]}),
+     "shapes.model.layers.0.mlp.down_proj.weight"),
+    (lambda m: m["files"].update({"../x": "0"}), "files"),
+    (lambda m: m.update(model=7), "model"),
+    (lambda m: m.update(source=None), "source"),
+]
+
+
+@pytest.mark.parametrize("edit, key", ARTIFACT_EDITS)
+def test_edited_artifact_manifest(artifact, tmp_path, cli, edit, key):
+    """An artifact.json whose claims were changed, even with its own checksum rewritten, is
+    refused naming the key, before any tensor is used; a hand edit that leaves the checksum
+    is refused by it."""
+    from neurosim._files import seal
+
+    art = tmp_path / "a"
+    shutil.copytree(artifact.path, art)
+    meta = json.loads((art / "artifact.json").read_text())
+    edit(meta)
+    (art / "artifact.json").write_text(json.dumps(seal(meta)))
+    with pytest.raises(InputError) as err:
+        load_artifact(art)
+    assert f": {key}: " in str(err.value), str(err.value)
+    (art / "artifact.json").write_text(json.dumps({**meta, "manifest_sha256": seal(
+        json.loads((artifact.path / "artifact.json").read_text()))["manifest_sha256"]}))
+    with pytest.raises(InputError, match="does not match its checksum"):
+        load_artifact(art)

@@ -207,6 +207,16 @@ def _trace(tmp_path: Path) -> Path:
     return out
 
 
+def _rewrite(manifest: Path, meta: dict) -> None:
+    """Write ``meta`` with a fresh checksum of its own, as a tool that edits manifests (or a
+    careful forger) would: its claims must still be checked."""
+    import json
+
+    from neurosim._files import seal
+
+    manifest.write_text(json.dumps(seal(meta)))
+
+
 TRACE_EDITS = [  # (edit of trace.json, fragment of the one-line error)
     (lambda m: m.update(tokens=9), "differs from the tokens the chunks hold"),
     (lambda m: m.update(tokens="5"), "not a token count"),
@@ -237,7 +247,7 @@ def test_edited_trace_manifest(cli, tmp_path, edit, fragment):
     SpikeTrace.open(path)  # the untouched trace reads
     meta = json.loads((path / "trace.json").read_text())
     edit(meta)
-    (path / "trace.json").write_text(json.dumps(meta))
+    _rewrite(path / "trace.json", meta)
     out = tmp_path / "fit.yaml"
     res = cli("fit", "--trace", str(path), "--out", str(out))
     assert res.code == 2 and fragment in res.err, res.err
@@ -259,12 +269,12 @@ def test_trace_data_that_lies(cli, tmp_path):
     chunk = path / meta["chunks"][0]["file"]
     np.save(chunk, np.zeros((2, 5), np.int16), allow_pickle=False)
     meta["chunks"][0]["sha256"] = file_sha256(chunk)
-    (path / "trace.json").write_text(json.dumps(meta))
+    _rewrite(path / "trace.json", meta)
     res = cli("fit", "--trace", str(path), "--out", str(tmp_path / "f.yaml"))
     assert res.code == 2 and "wrong dtype" in res.err and "int16" in res.err, res.err
     np.save(chunk, np.array([{"x": 1}], dtype=object), allow_pickle=True)
     meta["chunks"][0]["sha256"] = file_sha256(chunk)
-    (path / "trace.json").write_text(json.dumps(meta))
+    _rewrite(path / "trace.json", meta)
     res = cli("fit", "--trace", str(path), "--out", str(tmp_path / "f.yaml"))
     assert res.code == 2 and "allow_pickle" not in res.err and "never loaded" in res.err, res.err
 
@@ -290,9 +300,34 @@ def test_edited_trace_provenance(cli, tmp_path, edit, fragment):
     path = _trace(tmp_path)
     meta = json.loads((path / "trace.json").read_text())
     edit(meta)
-    (path / "trace.json").write_text(json.dumps(meta))
+    _rewrite(path / "trace.json", meta)
     res = cli("fit", "--trace", str(path), "--out", str(tmp_path / "f.yaml"))
     assert res.code == 2 and fragment in res.err and "Traceback" not in res.err, res.err
+
+
+@pytest.mark.parametrize("edit", [
+    lambda text: text.replace('"tokens": 5', '"tokens": 4'),
+    lambda text: text.replace('"manifest_sha256": "', '"manifest_sha256": "0'),
+    lambda text: text.replace(', "manifest_sha256"', ', "other"'),
+])
+def test_hand_edited_manifest_is_refused_by_its_own_checksum(cli, tmp_path, edit):
+    """An edit of trace.json or result.json that does not rewrite its checksum (a hand edit,
+    a damaged byte, the checksum removed) is refused before any claim is used."""
+    import json
+
+    path = _trace(tmp_path)
+    text = json.dumps(json.loads((path / "trace.json").read_text()))
+    (path / "trace.json").write_text(edit(text))
+    res = cli("fit", "--trace", str(path), "--out", str(tmp_path / "f.yaml"))
+    assert res.code == 2 and "does not match its checksum" in res.err, res.err
+    out = tmp_path / "res"
+    assert cli("run", "--model", "spikellm-tiny", "--profile", "loihi2", "--tokens", "1",
+               "--out", str(out)).code == 0
+    meta = json.loads((out / "result.json").read_text())
+    meta["per_token"]["energy_j"] *= 0.5  # a better-looking figure
+    (out / "result.json").write_text(json.dumps(meta))
+    res = cli("report", str(out), "--out", str(tmp_path / "r.html"))
+    assert res.code == 2 and "does not match its checksum" in res.err, res.err
 
 
 def test_fit_of_groups_outside_the_layers(cli, tmp_path):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from neurosim._files import read_manifest, read_safetensors, verify_files, write_dir
-from neurosim.convert.checkpoint import LINEAR_SITES, LlamaShape, linear_name
+from neurosim.convert.checkpoint import LINEAR_SITES, LlamaShape, linear_name, tensor_names
 from neurosim.errors import InputError
 
 FORMAT, VERSION = "neurosim.SpikeLLMArtifact", 2
@@ -144,13 +144,111 @@ def load_artifact(path: str | Path, verify: bool = True) -> Artifact:
     path = Path(path)
     meta = read_manifest(path, "artifact.json", FORMAT, VERSION, "neurosim SpikeLLM artifact",
                          "neurosim convert")
-    verify_files(path, list(meta.get("files", {}).items()), verify, "convert again")
+    sh = _check_manifest(path / "artifact.json", meta)
+    verify_files(path, list(meta["files"].items()), verify, "convert again")
     tensors = read_safetensors(path / "tensors.safetensors")
-    art = Artifact(path, meta, tensors)
-    sh = art.shape
+    _check_tensors(path / "tensors.safetensors", tensors, sh, meta)
+    return Artifact(path, meta, tensors)
+
+
+def _int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e12
+
+
+def _check_manifest(where: Path, meta: dict[str, Any]) -> LlamaShape:
+    """The artifact's architecture, once ``artifact.json``'s claims (dimensions, spiking
+    settings, linear shapes, file table) are checked to hold together; else the key."""
+    def bad(key: str, problem: str, got: Any, expected: str) -> InputError:
+        return InputError(str(where), key, problem, got=got, expected=expected)
+
+    arch = meta.get("architecture")
+    fields = ("layers", "d_model", "heads", "kv_heads", "d_ffn", "vocab")
+    if not isinstance(arch, dict) or set(arch) != {*fields, "rms_eps", "rope_theta",
+                                                  "tied_embeddings"}:
+        raise bad("architecture", "not a LLaMA architecture", arch,
+                  f"{', '.join(fields)}, rms_eps, rope_theta, tied_embeddings")
+    for k in fields:
+        if not _int(arch[k], 1, 1 << 24):
+            raise bad(f"architecture.{k}", "not a dimension", arch[k], "an integer >= 1")
+    for k in ("rms_eps", "rope_theta"):
+        if not _positive(arch[k]):
+            raise bad(f"architecture.{k}", "not a positive number", arch[k], "a number > 0")
+    if not isinstance(arch["tied_embeddings"], bool):
+        raise bad("architecture.tied_embeddings", "not a boolean", arch["tied_embeddings"],
+                  "true or false")
+    if arch["d_model"] % arch["heads"] or arch["heads"] % arch["kv_heads"]:
+        raise bad("architecture.heads", "heads do not divide the model and KV widths",
+                  (arch["d_model"], arch["heads"], arch["kv_heads"]),
+                  "heads | d_model and kv_heads | heads")
+    sh = LlamaShape(**arch)
+    sp = meta.get("spiking")
+    ranges = {"abits": (1, 8), "addbit": (0, 4), "kv_addbit": (0, 4), "weight_bits": (1, 8)}
+    if not isinstance(sp, dict) or set(sp) != {*ranges, "salient_fraction"}:
+        raise bad("spiking", "not the spiking settings", sp,
+                  f"{', '.join(ranges)}, salient_fraction")
+    for k, (lo, hi) in ranges.items():
+        if not _int(sp[k], lo, hi):
+            raise bad(f"spiking.{k}", "out of range", sp[k], f"an integer from {lo} to {hi}")
+    f = sp["salient_fraction"]
+    if not isinstance(f, (int, float)) or isinstance(f, bool) or not 0 <= f <= 1:
+        raise bad("spiking.salient_fraction", "not a fraction", f, "a number from 0 to 1")
+    want = {n: list(v) for n, v in tensor_names(sh).items() if n.endswith("_proj.weight")}
+    if meta.get("shapes") != want:
+        got = meta.get("shapes")
+        wrong = next((n for n in want if not isinstance(got, dict) or got.get(n) != want[n]),
+                     None) if isinstance(got, dict) and set(got) == set(want) else None
+        raise bad(f"shapes.{wrong}" if wrong else "shapes",
+                  "does not match the architecture's linears",
+                  got.get(wrong) if wrong else got,
+                  str(want[wrong]) if wrong else f"the {len(want)} linears of the architecture")
+    files = meta.get("files")
+    if not isinstance(files, dict) or "tensors.safetensors" not in files or \
+            not set(files) <= {"tensors.safetensors", "tokenizer.json"} or \
+            not all(isinstance(v, str) for v in files.values()):
+        raise bad("files", "not the artifact's file table", files,
+                  "tensors.safetensors (and tokenizer.json) with their SHA-256")
+    for k in ("model", "neurosim_version"):
+        if not isinstance(meta.get(k), str):
+            raise bad(k, "missing or not text", meta.get(k), "a string")
+    src = meta.get("source")
+    if not isinstance(src, dict) or not isinstance(src.get("sha256"), str):
+        raise bad("source", "not the source checkpoint", src, "{path, sha256}")
+    return sh
+
+
+def _check_tensors(where: Path, tensors: dict[str, np.ndarray], sh: LlamaShape,
+                   meta: dict[str, Any]) -> None:
+    """Refuse tensors that differ from what the manifest claims: every linear's codes
+    (C_out, C_in) or nibble-packed (C_out, C_in/2) uint8, scale (C_out,) float32 and zero
+    (C_out,) int16; every salient mask (C_in,) uint8; the full-precision tensors' shapes."""
+    def need(name: str, shape: tuple[int, ...], dtypes: tuple) -> None:
+        t = tensors.get(name)
+        if t is None:
+            raise InputError(str(where), name, "missing tensor", expected=f"shape {list(shape)}")
+        if t.dtype not in dtypes:
+            raise InputError(str(where), name, "tensor has the wrong dtype", got=str(t.dtype),
+                             expected=" or ".join(str(np.dtype(d)) for d in dtypes))
+        if t.shape != shape:
+            raise InputError(str(where), name, "tensor has the wrong shape", got=t.shape,
+                             expected=str(shape))
+
+    bits = meta["spiking"]["weight_bits"]
+    for name, want in tensor_names(sh).items():
+        if name.endswith("_proj.weight"):
+            c_out, c_in = want
+            packed = bits <= 4 and c_in % 2 == 0
+            need(f"{name}.codes", (c_out, c_in // 2 if packed else c_in), (np.uint8,))
+            need(f"{name}.scale", (c_out,), (np.float32,))
+            need(f"{name}.zero", (c_out,), (np.int16,))
+        else:
+            need(name, want, (np.float32,))
+    widths = {"q_proj": sh.d_model, "k_proj": sh.d_model, "v_proj": sh.d_model,
+              "o_proj": sh.d_model, "gate_proj": sh.d_model, "up_proj": sh.d_model,
+              "down_proj": sh.d_ffn, "k_cache": sh.d_kv, "v_cache": sh.d_kv}
     for L in range(sh.layers):
         for site in SPIKING_SITES:
-            if mask_name(L, site) not in tensors:
-                raise InputError(str(path / "tensors.safetensors"), mask_name(L, site),
-                                 "missing tensor")
-    return art
+            need(mask_name(L, site), (widths[site],), (np.uint8,))

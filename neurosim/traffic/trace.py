@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from neurosim._files import file_sha256, read_manifest, replace_dir, verify_files
+from neurosim._files import file_sha256, read_manifest, replace_dir, seal, verify_files
 from neurosim._read import numpy_problem
 from neurosim.errors import InputError
 from neurosim.graph.ir import EventGraph
@@ -92,8 +92,8 @@ class TraceWriter:
         if self._rows:
             self._flush(self._rows)
         tokens = self.chunks[-1]["stop"] if self.chunks else 0
-        meta = {"format": FORMAT, "version": VERSION, **self.header, "tokens": tokens,
-                "width": self.width, "chunks": self.chunks, "files": self.files}
+        meta = seal({"format": FORMAT, "version": VERSION, **self.header, "tokens": tokens,
+                     "width": self.width, "chunks": self.chunks, "files": self.files})
         (self.tmp / "trace.json").write_text(json.dumps(meta, indent=1))
         replace_dir(self.tmp, self.out)
         return self.out
