@@ -8,7 +8,8 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,36 @@ def replace_dir(tmp: Path, out: Path) -> None:
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+MANIFESTS = ("result.json", "artifact.json", "trace.json", "router.json")
+"""The manifests of neurosim's output directories."""
+
+
+def replaceable(out: Path) -> bool:
+    """Whether ``--force`` may replace the directory ``out``: it is empty or a neurosim
+    output (of any kind); a directory of other files never is."""
+    return not any(out.iterdir()) or any((out / m).is_file() for m in MANIFESTS)
+
+
+@contextmanager
+def set_aside(out: Path, manifest: str) -> Iterator[None]:
+    """Around the writing of a new ``out``: an existing ``out`` without ``manifest`` (one
+    ``--force`` may replace) is moved to a hidden sibling, put back if the block fails and
+    removed once it succeeds."""
+    if not out.is_dir() or (out / manifest).is_file():
+        yield
+        return
+    keep = Path(tempfile.mkdtemp(prefix=f".{out.name}.replaced.", dir=out.parent))
+    os.replace(out, keep / "old")
+    try:
+        yield
+    except BaseException:
+        if not out.exists():
+            os.replace(keep / "old", out)
+            keep.rmdir()
+        raise
+    shutil.rmtree(keep, ignore_errors=True)
 
 
 def write_dir(out: Path, manifest: str, header: dict[str, Any],

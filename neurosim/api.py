@@ -25,7 +25,7 @@ from neurosim.graph.ir import EventGraph
 from neurosim.graph.lower import lower
 from neurosim.hardware import Profile, load_profile, profile_hash, profile_to_yaml
 from neurosim.mapping import map_graph
-from neurosim.mapping.place import mapping_inputs
+from neurosim.mapping.place import MappingError, mapping_inputs
 from neurosim.replay.counters import Counters, count
 from neurosim.replay.plan import build_plan
 from neurosim.result import Result
@@ -43,6 +43,9 @@ DEFAULT_DT_S = 1e-4
 DEFAULT_WEIGHT_BITS = 8
 """Bits of an imported network's weight on chip (assumed: Loihi's synapses hold up to 8)."""
 MAX_STEPS = 1_000_000
+MAX_POSITIONS = 100_000
+"""Positions one run replays (the KV prefix, or an encoder's whole sequence, plus the
+tokens) without an explicit ``yes``: beyond it a run takes many minutes."""
 """The most time steps of one network run."""
 
 
@@ -107,6 +110,7 @@ def run(
     threads: int | None = None,
     batch: int = 1,
     progress: Progress | None = None,
+    yes: bool = False,
 ) -> Result:
     """Replay ``tokens`` tokens of ``model`` on ``profile``; return a :class:`Result`.
 
@@ -119,7 +123,9 @@ def run(
     flight); energy is per token, latency between two tokens of one sequence.
     ``threads``: the threads the replay kernels use (default: the cores available); any
     number gives the same result.  ``progress(stage, done, total)`` reports conversion,
-    trace recording, the KV prefix (``"prefix"``) and the replay (``"replay"``).
+    trace recording, the KV prefix (``"prefix"``) and the replay (``"replay"``).  A context
+    beyond the card's ``max_context``, or more than :data:`MAX_POSITIONS` positions to
+    replay, is refused unless ``yes``.
     """
     card = model if not isinstance(model, str) else load_card(model)
     prof = profile if not isinstance(profile, str) else load_profile(profile)
@@ -136,16 +142,24 @@ def run(
     why = be.unavailable()
     if why:
         raise BackendError(why)
-    ctx = fit_context(card, position, tokens, context)
+    ctx = fit_context(card, position, tokens, context, yes)
     if prof.kind == "gpu":  # refuse a batch the memory cannot hold before any work
         kv = lower(dense_counterpart(card)).kv_cache
         device_count(prof, card.parameters, 0 if kv is None else kv.layers * 2 * kv.width,
                      ctx, batch)
     base_profiles = _baseline_profiles(prof, baselines)
     with using(threads):
-        counters = count_run(card, prof, tokens=tokens, seed=seed, position=position,
-                             context=ctx, backend=backend, traffic=traffic, batch=batch,
-                             progress=progress)
+        try:
+            counters = count_run(card, prof, tokens=tokens, seed=seed, position=position,
+                                 context=ctx, backend=backend, traffic=traffic, batch=batch,
+                                 progress=progress)
+        except MappingError as err:
+            if ctx <= card.architecture.max_context:
+                raise
+            raise InputError("run", "context", f"a KV cache of {ctx:,} positions does not "
+                             f"fit {prof.name} ({err.problem})", got=ctx,
+                             expected=f"at most the card's max_context "
+                                      f"{card.architecture.max_context:,}") from None
     return assemble(counters, prof, base_profiles)
 
 
@@ -302,14 +316,28 @@ def check_threads(threads: int | None) -> None:
                          "numba may use here, NUMBA_NUM_THREADS)", got=threads)
 
 
-def fit_context(card: ModelCard, position: int, tokens: int, context: int | None) -> int:
+def fit_context(card: ModelCard, position: int, tokens: int, context: int | None,
+                yes: bool = False) -> int:
     """The KV cache capacity of a run (default the card's ``max_context``); refuses tokens
-    that do not fit it."""
-    ctx = context or card.architecture.max_context
+    that do not fit it and, unless ``yes``, a context beyond the card's ``max_context`` or
+    more than :data:`MAX_POSITIONS` positions to replay."""
+    most = card.architecture.max_context
+    ctx = context or most
     if position < 0 or position + tokens > ctx:
         raise InputError("run", "position", "tokens do not fit the context",
                          got=f"positions {position}..{position + tokens - 1}",
                          expected=f"positions within 0..{ctx - 1}")
+    if yes:
+        return ctx
+    if ctx > most:
+        raise InputError("run", "context", f"beyond {card.name}'s max_context, the positions "
+                         "the model was built for", got=ctx,
+                         expected=f"at most {most:,}, or --yes to run it anyway")
+    replayed = (ctx if card.family == "bert" else position) + tokens
+    if replayed > MAX_POSITIONS:
+        raise InputError("run", "tokens", f"{replayed:,} positions to replay (KV prefix and "
+                         "tokens) take many minutes", got=tokens,
+                         expected=f"at most {MAX_POSITIONS:,} positions, or --yes to run them")
     return ctx
 
 
@@ -526,7 +554,7 @@ def traffic_agreement(model: str | ModelCard, profile: str | Profile, *, tokens:
 
 def compare(models: list[str | ModelCard], profile: str | Profile, *, tokens: int = 4,
             seed: int = 0, context: int | None = None,
-            progress: Progress | None = None) -> pd.DataFrame:
+            progress: Progress | None = None, yes: bool = False) -> pd.DataFrame:
     """The families side by side on one profile, a row per model (means per token).
 
     ``energy_j``, ``tokens_per_s`` (1 / latency), ``synops``, ``dense_equivalent_macs`` and
@@ -543,7 +571,7 @@ def compare(models: list[str | ModelCard], profile: str | Profile, *, tokens: in
     rows = []
     for k, model in enumerate(models):
         card = model if not isinstance(model, str) else load_card(model)
-        res = run(card, prof, tokens=tokens, seed=seed, context=context)
+        res = run(card, prof, tokens=tokens, seed=seed, context=context, yes=yes)
         t, s = res.tokens, res.summary()["per_token"]
         acc = res.baselines[res.baselines["variant"].isin(["paper", "spiking"])]
         acc = acc[acc["baseline"] == acc["baseline"].iloc[0]] if len(acc) else acc

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from neurosim._files import set_aside
 from neurosim._schema import iter_quantities
 from neurosim._version import __version__
 from neurosim.backends.conformance import BUILDERS as CONFORMANCE_CASES
@@ -267,7 +268,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     cards = [load_card(m) for m in args.models]
     with _Bars(args.json, model=", ".join(c.name for c in cards), profile=prof.name) as bars:
         df = compare(cards, prof, tokens=args.tokens, seed=args.seed, context=args.context,
-                     progress=bars)
+                     progress=bars, yes=args.yes)
     rows = _records(df)
     if args.json:
         _print_json({"profile": prof.name, "tokens": args.tokens, "models": rows})
@@ -321,7 +322,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from neurosim.api import run
 
-    out_dir = _check_out(args.out) if args.out else None
+    out_dir = (_check_out(args.out, "result.json", "neurosim result", args.force)
+               if args.out else None)
     page = _check_page(args.report) if args.report else None
     if args.model.endswith(".nir"):
         result = _run_network(args)
@@ -335,7 +337,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             result = run(card, profile, tokens=args.tokens, seed=args.seed,
                          position=args.position, context=args.context, backend=args.backend,
                          traffic=args.traffic, threads=args.threads, batch=args.batch,
-                         progress=bars)
+                         progress=bars, yes=args.yes)
     code = _emit(result, out_dir, args.json)
     if page is not None:
         from neurosim.report.html import run_page, write
@@ -396,7 +398,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _emit(result, out_dir, as_json: bool) -> int:
     """Save ``result`` into ``out_dir`` (if any), then print it as JSON or tables."""
     if out_dir is not None:
-        result.save(out_dir)
+        with set_aside(out_dir, "result.json"):  # a directory --force may replace
+            result.save(out_dir)
     summary = result.summary()
     if as_json:
         _print_json(summary)
@@ -411,7 +414,8 @@ def _cmd_reprice(args: argparse.Namespace) -> int:
     from neurosim.api import reprice
     from neurosim.result import Result
 
-    out_dir = _check_out(args.out) if args.out else None
+    out_dir = (_check_out(args.out, "result.json", "neurosim result", args.force)
+               if args.out else None)
     profile = load_profile(args.profile)
     return _emit(reprice(Result.load(args.source), profile), out_dir, args.json)
 
@@ -434,12 +438,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from neurosim.convert.text import load_text
 
     card = load_card(args.model)
-    out = _check_out(args.out)
-    if out.exists() and not (out / "artifact.json").is_file():  # before minutes of work
-        raise InputError(args.out, None, "exists and is not a neurosim artifact; not overwriting",
-                         expected="a new directory, or an artifact written by neurosim convert")
+    out = _check_out(args.out, "artifact.json", "neurosim artifact", args.force)
     load_text(args.calib_text)  # a missing or unreadable text, before loading the model
-    with _Bars(args.json, model=card.name) as bars:
+    with _Bars(args.json, model=card.name) as bars, set_aside(out, "artifact.json"):
         art = convert(card, out, checkpoint=args.checkpoint, calib_text=args.calib_text,
                       calib_samples=args.calib_samples, window=args.window,
                       progress=lambda i, n: bars("convert", i, n))
@@ -470,11 +471,12 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     from neurosim.traffic.stats import trace_statistics
 
     card = load_card(args.model)
-    out = _check_out(args.out)
+    out = _check_out(args.out, "trace.json", "spike trace", args.force)
     with _Bars(args.json, model=card.name) as bars:
         art = _artifact(args, card, bars)
-        trace = record_trace(art, card, args.text, args.tokens, out,
-                             progress=lambda i, n: bars("trace", i, n))
+        with set_aside(out, "trace.json"):
+            trace = record_trace(art, card, args.text, args.tokens, out,
+                                 progress=lambda i, n: bars("trace", i, n))
     stats = trace_statistics(trace)
     data = {"trace": str(trace.path), "tokens": trace.tokens, "width": trace.width,
             "seconds": trace.meta.get("timing_s"), "text": trace.meta["text"],
@@ -598,8 +600,12 @@ def _cmd_lte_router(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_out(path: str):
+def _check_out(path: str, manifest: str | None = None, what: str = "", force: bool = False):
+    """Refuse an output directory that cannot be written, or (``manifest``) an existing one
+    that is not a ``what`` unless ``force`` may replace it, before any work."""
     from pathlib import Path
+
+    from neurosim._files import replaceable
 
     out = Path(path)
     if out.exists() and not out.is_dir():
@@ -611,6 +617,15 @@ def _check_out(path: str):
                          expected="a directory path for the results")
     if not os.access(near, os.W_OK):
         raise InputError(path, None, "--out is not writable", expected="a writable directory")
+    if manifest and out.is_dir() and not (out / manifest).is_file():
+        if not force:
+            raise InputError(path, None, f"exists and is not a {what}; not overwriting",
+                             expected=f"a new directory, a {what}, or --force to replace an "
+                                      "empty directory or another neurosim output")
+        if not replaceable(out):
+            raise InputError(path, None, "holds files neurosim did not write; --force replaces "
+                             "only an empty directory or another neurosim output",
+                             expected="a new directory")
     return out
 
 
@@ -1055,7 +1070,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="independent sequences decoded together (default 1): a GPU reads "
                         "the weights once per step for all; a pipelined neuromorphic system "
                         "keeps that many tokens in flight")
+    r.add_argument("--yes", action="store_true",
+                   help="run a context beyond the card's max_context, or more than 100,000 "
+                        "replayed positions")
     r.add_argument("--out", help="directory to write JSON + Parquet results")
+    r.add_argument("--force", action="store_true",
+                   help="replace an existing --out that is empty or another neurosim output")
     r.add_argument("--report", help="also write a self-contained HTML report to this file")
     r.add_argument("--json", action="store_true", help="print one JSON object")
     n = r.add_argument_group("a spiking network (--model <file>.nir): one row per time step")
@@ -1084,6 +1104,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("source", help="a directory written by neurosim run --out")
     x.add_argument("--profile", required=True, help="hardware profile name or path")
     x.add_argument("--out", help="directory to write JSON + Parquet results")
+    x.add_argument("--force", action="store_true",
+                   help="replace an existing --out that is empty or another neurosim output")
     x.add_argument("--json", action="store_true", help="print one JSON object (as run --json)")
     x.set_defaults(func=_cmd_reprice)
 
@@ -1094,6 +1116,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--seed", type=_seed, default=0)
     x.add_argument("--context", type=_positive_int, default=None,
                    help="KV cache / sequence length (default: each card's max_context)")
+    x.add_argument("--yes", action="store_true",
+                   help="run a context beyond the card's max_context, or more than 100,000 "
+                        "replayed positions")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_compare)
 
@@ -1129,6 +1154,8 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("convert", help="convert a card's real checkpoint to SpikeLLM W4A4")
     x.add_argument("--model", required=True, help="model card with real weights")
     x.add_argument("--out", required=True, help="artifact directory to write")
+    x.add_argument("--force", action="store_true",
+                   help="replace an existing --out that is empty or another neurosim output")
     x.add_argument("--checkpoint", help="GGUF file or Hugging Face directory (default: the card's)")
     x.add_argument("--calib-text", default="pydoc-calib",
                    help="calibration text: pydoc-calib (default) or a UTF-8 file")
@@ -1144,6 +1171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text: pydoc-eval (default), pydoc-calib or a UTF-8 file")
     x.add_argument("--tokens", type=_positive_int, default=256)
     x.add_argument("--out", required=True, help="trace directory to write")
+    x.add_argument("--force", action="store_true",
+                   help="replace an existing --out that is empty or another neurosim output")
     x.add_argument("--artifact", help="converted artifact (default: the cache, converting if needed)")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_trace)

@@ -352,3 +352,66 @@ def test_convert_fails_before_loading(cli, tmp_path):
         assert res.code == 2 and fragment in res.err, res.err
         assert time.perf_counter() - t0 < 5
     assert (d / "x").read_text() == "mine" and not (tmp_path / "new").exists()
+
+
+def test_force_replaces_only_empty_or_neurosim_directories(cli, tmp_path):
+    """--out onto an existing directory that is not a result: refused without --force; with
+    it, an empty directory or another neurosim output (a trace) is replaced by the result,
+    and a directory of the user's own files is still refused, untouched."""
+    import json
+
+    argv = ("run", "--model", "spikellm-tiny", "--profile", "loihi2", "--tokens", "1", "--out")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = cli(*argv, str(empty))
+    assert res.code == 2 and "or --force" in res.err and list(empty.iterdir()) == []
+    assert cli(*argv, str(empty), "--force").code == 0
+    assert (empty / "result.json").is_file()
+    trace = _trace(tmp_path)
+    assert cli(*argv, str(trace), "--force").code == 0
+    assert sorted(p.name for p in trace.iterdir()) == sorted(
+        [*json.loads((trace / "result.json").read_text())["files"], "result.json"])
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    res = cli(*argv, str(mine), "--force")
+    assert res.code == 2 and "holds files neurosim did not write" in res.err, res.err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing left aside
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    ({"layers: 32": "layers: 1000000"}, "architecture.layers: out of range"),
+    ({"d_model: 4096": "d_model: 10000000"}, "architecture.d_model: out of range"),
+    ({"layers: 32": "layers: 1000", "d_model: 4096": "d_model: 65536"},
+     "architecture: too large a model to estimate here"),
+])
+def test_card_dimensions_are_bounded(cli, tmp_path, edit, fragment):
+    text = (Path(__file__).parents[1] / "models" / "spikellm-7b.yaml").read_text()
+    for old, new in edit.items():
+        assert old in text
+        text = text.replace(old, new)
+    card = tmp_path / "big.yaml"
+    card.write_text(text)
+    res = cli("run", "--model", str(card), "--profile", "loihi2")
+    assert res.code == 2 and fragment in res.err and len(res.err.splitlines()) == 1, res.err
+
+
+def test_large_requests_need_yes(cli, monkeypatch):
+    """A context beyond the card's max_context, or an encoder sequence of more positions than
+    a run replays without asking, is refused up front naming the option; with --yes a
+    context the cores cannot hold is named as the context, not as a core limit."""
+    import neurosim.api as api
+
+    res = cli("run", "--model", "spikellm-7b", "--profile", "loihi2", "--context", "100000000")
+    assert res.code == 2 and "context: beyond spikellm-7b's max_context" in res.err, res.err
+    assert "or --yes" in res.err
+    res = cli("compare", "--profile", "loihi2", "spikellm-tiny", "--context", "100000")
+    assert res.code == 2 and "max_context" in res.err, res.err
+    res = cli("run", "--model", "spikellm-7b", "--profile", "loihi2", "--context", "100000000",
+              "--yes")
+    assert res.code == 2 and "context: a KV cache of 100,000,000 positions does not fit" \
+        in res.err, res.err
+    monkeypatch.setattr(api, "MAX_POSITIONS", 300)  # spikelm-bert-base replays 512 + tokens
+    res = cli("run", "--model", "spikelm-bert-base", "--profile", "generic-45nm", "--tokens", "1")
+    assert res.code == 2 and "513 positions to replay" in res.err and "--yes" in res.err, res.err

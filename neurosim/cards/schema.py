@@ -14,6 +14,18 @@ from pydantic import Field, model_validator
 from neurosim._schema import Strict, _LocatedValueError
 
 PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+
+# Bounds on a card's dimensions: every published LLM lies well inside them (LLaMA-3.1-405B:
+# 126 layers, d_model 16,384, d_ffn 53,248, vocab 128,256), and beyond them the graph and
+# the per-token code arrays would not fit a workstation's memory.
+Layers = Annotated[int, Field(gt=0, le=1024, strict=True)]
+Width = Annotated[int, Field(gt=0, le=65_536, strict=True)]
+FfnWidth = Annotated[int, Field(gt=0, le=262_144, strict=True)]
+Heads = Annotated[int, Field(gt=0, le=1024, strict=True)]
+Vocab = Annotated[int, Field(gt=0, le=1 << 21, strict=True)]
+Context = Annotated[int, Field(gt=0, le=1 << 21, strict=True)]
+MAX_PARAMETERS = 2 * 10**12
+"""Parameters a card may have (the product of bounded dimensions can still exceed it)."""
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -60,7 +72,7 @@ class SpikeLMScheme(Strict):
 
     scheme: Literal["spikelm"]
     neuron: Literal["ternary"] = "ternary"
-    steps: PositiveInt
+    steps: Annotated[int, Field(gt=0, le=256, strict=True)]
     firing_rate: Fraction
     weight_bits: Annotated[int, Field(ge=1, le=32)]
     source: str = Field(min_length=1)
@@ -159,13 +171,13 @@ class Traffic(Strict):
 class LlamaArchitecture(Strict):
     """Decoder-only LLaMA family: RMSNorm, RoPE, SwiGLU FFN, optional GQA."""
 
-    layers: PositiveInt
-    d_model: PositiveInt
-    heads: PositiveInt
-    kv_heads: PositiveInt
-    d_ffn: PositiveInt
-    vocab: PositiveInt
-    max_context: PositiveInt
+    layers: Layers
+    d_model: Width
+    heads: Heads
+    kv_heads: Heads
+    d_ffn: FfnWidth
+    vocab: Vocab
+    max_context: Context
     tied_embeddings: bool
     source: str = Field(min_length=1)
 
@@ -202,11 +214,11 @@ class LlamaArchitecture(Strict):
 class RwkvArchitecture(Strict):
     """RWKV (SpikeGPT): TimeMix and ChannelMix blocks, LayerNorm, no attention."""
 
-    layers: PositiveInt
-    d_model: PositiveInt
-    d_ffn: PositiveInt
-    vocab: PositiveInt
-    max_context: PositiveInt
+    layers: Layers
+    d_model: Width
+    d_ffn: FfnWidth
+    vocab: Vocab
+    max_context: Context
     source: str = Field(min_length=1)
 
     def parameters(self) -> int:
@@ -225,11 +237,11 @@ class MMFreeArchitecture(Strict):
     an element-wise recurrence) and a GLU channel mixer (gate+up, down BitLinears); RMSNorm;
     a ternary head; no attention, no KV cache."""
 
-    layers: PositiveInt
-    d_model: PositiveInt
-    d_ffn: PositiveInt
-    vocab: PositiveInt
-    max_context: PositiveInt
+    layers: Layers
+    d_model: Width
+    d_ffn: FfnWidth
+    vocab: Vocab
+    max_context: Context
     tied_embeddings: Literal[False] = False
     source: str = Field(min_length=1)
 
@@ -247,13 +259,13 @@ class MMFreeArchitecture(Strict):
 class BertArchitecture(Strict):
     """BERT encoder (SpikeLM): post-LayerNorm blocks, GELU FFN, learned positions."""
 
-    layers: PositiveInt
-    d_model: PositiveInt
-    heads: PositiveInt
-    d_ffn: PositiveInt
-    vocab: PositiveInt
-    max_context: PositiveInt
-    type_vocab: PositiveInt
+    layers: Layers
+    d_model: Width
+    heads: Heads
+    d_ffn: FfnWidth
+    vocab: Vocab
+    max_context: Context
+    type_vocab: Heads
     source: str = Field(min_length=1)
 
     @property
@@ -290,6 +302,10 @@ class _CardBase(Strict):
     @model_validator(mode="after")
     def _check(self):
         self.architecture.check()  # type: ignore[attr-defined]
+        if self.parameters > MAX_PARAMETERS:
+            raise _LocatedValueError(("architecture",), f"{self.parameters:.3g} parameters",
+                                     "too large a model to estimate here",
+                                     f"at most {MAX_PARAMETERS:.0e} parameters")
         allowed = self._allowed_schemes()
         if self.spiking.scheme not in allowed:
             raise _LocatedValueError(("spiking", "scheme"), self.spiking.scheme,
