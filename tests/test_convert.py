@@ -373,3 +373,42 @@ def test_edited_artifact_manifest(artifact, tmp_path, cli, edit, key):
         json.loads((artifact.path / "artifact.json").read_text()))["manifest_sha256"]}))
     with pytest.raises(InputError, match="does not match its checksum"):
         load_artifact(art)
+
+
+@pytest.mark.slow
+def test_kill_convert_and_trace(tiny, artifact, tmp_path):
+    """SIGKILL at random points of ``convert --out`` and ``trace --out``: each output is then
+    absent or whole and verified, no hidden directory holds a manifest, and a rerun after
+    the kill completes."""
+    import signal
+    import time
+
+    _, _, card = tiny
+    cmd = [sys.executable, "-m", "neurosim.cli"]
+    jobs = {"convert": ([*cmd, "convert", "--model", str(card), "--calib-samples", "2",
+                         "--window", "32", "--out"], load_artifact),
+            "trace": ([*cmd, "trace", "--model", str(card), "--artifact", str(artifact.path),
+                       "--tokens", "40", "--out"], SpikeTrace.open)}
+    rng = np.random.default_rng(3)
+    for name, (argv, read) in jobs.items():
+        t0 = time.perf_counter()
+        subprocess.run([*argv, str(tmp_path / f"{name}-warm")], check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        whole = 0
+        for i in range(6):
+            out = tmp_path / f"{name}{i}"
+            proc = subprocess.Popen([*argv, str(out)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(float(rng.uniform(0.4, 1.0)) * wall)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            if out.exists():
+                read(out)  # raises unless every file is there and matches its manifest
+                whole += 1
+            hidden = [p for p in tmp_path.iterdir() if p.name.startswith(f".{name}{i}.")
+                      and any((p / m).is_file() for m in ("artifact.json", "trace.json"))]
+            assert not hidden, hidden
+            if i == 0:  # the rerun after a kill finishes
+                subprocess.run([*argv, str(out)], check=True, capture_output=True)
+                read(out)
+        print(f"{name} --out: 6 kills, {whole} whole, {6 - whole} absent")
