@@ -163,6 +163,9 @@ def read(out: str | os.PathLike):
     holds no sweep rows, or none yet, in one line."""
     import pandas as pd
 
+    if not (Path(out) / SWEEP).is_file():
+        raise InputError(str(out), None, f"not a sweep directory (no {SWEEP})",
+                         expected="a directory written by neurosim sweep --out")
     try:
         rows = pd.read_parquet(out)
     except (OSError, ValueError) as exc:
