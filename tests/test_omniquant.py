@@ -105,3 +105,36 @@ def test_lwc_clips_and_passes_gradients():
     assert (fq.amax(dim=1) < w.amax(dim=1)).any()  # something was clipped
     ((fq - w) ** 2).sum().backward()
     assert up.grad is not None and torch.isfinite(up.grad).all() and up.grad.abs().sum() > 0
+
+
+def test_block_forward_in_full_precision_is_the_runner():
+    """The differentiable block (no quantization) equals the project's LlamaRunner layer."""
+    from neurosim.convert.omniquant import block_forward
+
+    t = _tensors(6)
+    ids = torch.arange(9) % SHAPE.vocab
+    x = t["model.embed_tokens.weight"][ids]
+    h = x
+    for L in range(SHAPE.layers):
+        h = block_forward(h, t, L, SHAPE)
+    from neurosim.convert.model import LlamaRunner
+
+    runner = LlamaRunner(SHAPE, t, "fp", dtype=torch.float64)
+    want = runner.forward(ids)
+    got = runner._norm(h, "model.norm.weight") @ t["model.embed_tokens.weight"].T
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_calibration_lowers_the_loss_and_is_deterministic():
+    from neurosim.convert.omniquant import block_forward, calibrate_layer
+
+    t = _tensors(7)
+    g = torch.Generator().manual_seed(8)
+    xs = [torch.randn(16, SHAPE.d_model, generator=g, dtype=torch.float64) for _ in range(4)]
+    targets = [block_forward(x, t, 0, SHAPE) for x in xs]
+    runs = [calibrate_layer(t, 0, SHAPE, xs, targets, (4, 4), epochs=4) for _ in range(2)]
+    (folded, clip, losses), (folded2, _, losses2) = runs
+    assert losses[-1] < losses[0], losses
+    assert losses == losses2
+    for k in folded:
+        assert torch.equal(folded[k], folded2[k]), k
