@@ -335,3 +335,20 @@ def test_damaged_cached_artifact_is_reported_then_converted_again(tiny, tmp_path
     assert len(notes) == 1 and "cached artifact is damaged" in notes[0]
     assert "SHA-256 mismatch" in notes[0]
     assert load_artifact(again.path).sha256 == art.sha256  # the same conversion, whole again
+
+
+def test_omniquant_conversion_is_deterministic(tiny, tmp_path):
+    """The reduced-setting OmniQuant calibration gives the same artifact twice (SHA-256) and
+    records its method."""
+    _, _, card = tiny
+    c = load_card(card)
+    a = convert(c, tmp_path / "a", calib_samples=2, window=32, calibration="omniquant", epochs=2)
+    b = convert(c, tmp_path / "b", calib_samples=2, window=32, calibration="omniquant", epochs=2)
+    assert a.sha256 == b.sha256
+    assert a.meta["calibration"]["method"] == "omniquant" and a.meta["calibration"]["epochs"] == 2
+
+
+def test_unknown_calibration(tiny, tmp_path):
+    _, _, card = tiny
+    with pytest.raises(InputError, match="unknown calibration"):
+        convert(load_card(card), tmp_path / "x", calib_samples=1, window=16, calibration="gptq")

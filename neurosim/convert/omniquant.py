@@ -194,3 +194,41 @@ def calibrate_layer(t: dict[str, torch.Tensor], layer: int, shape, x_q: list[tor
     with torch.no_grad():
         return ({k: v.detach() for k, v in folded().items()},
                 {s: (u.detach(), lo.detach()) for s, (u, lo) in clip.items()}, losses)
+
+
+def calibrate(tensors: dict[str, torch.Tensor], shape, windows: list, bits: tuple[int, int],
+              epochs: int, progress=None) -> tuple[dict[str, torch.Tensor], dict]:
+    """OmniQuant over every decoder layer, first to last: each layer is trained on the
+    quantized chain's inputs against the full-precision chain's outputs, then feeds its
+    quantized outputs to the next (the released code's block-wise scheme).  ``windows``:
+    token-id arrays.  Returns the tensors with every LET folded in (float64) and the LWC
+    logits per (layer, site)."""
+    t = {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in tensors.items()}
+    emb = t["model.embed_tokens.weight"]
+    h_fp = [emb[torch.as_tensor(w)] for w in windows]
+    h_q = [h.clone() for h in h_fp]
+    clips = {}
+    for L in range(shape.layers):
+        with torch.no_grad():
+            target = [block_forward(h, t, L, shape) for h in h_fp]
+        t, clip, _ = calibrate_layer(t, L, shape, h_q, target, bits, epochs)
+        with torch.no_grad():
+            h_q = [block_forward(h, t, L, shape, bits, clip) for h in h_q]
+        h_fp = target
+        clips.update({(L, s): c for s, c in clip.items()})
+        if progress is not None:
+            progress(L + 1, shape.layers)
+    return t, clips
+
+
+def quantize_weight_clipped(w: torch.Tensor, up: torch.Tensor, low: torch.Tensor, bits: int
+                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`lwc_fake_quant`'s integer form: codes (out, in) uint8, scale (out,) float32,
+    zero (out,) int16, with ``(codes - zero)·scale`` its fake-quantized weights."""
+    levels = 2**bits - 1
+    hi = torch.sigmoid(up) * w.amax(dim=1)
+    lo = torch.sigmoid(low) * w.amin(dim=1)
+    scale = ((hi - lo) / levels).clamp(1e-5, 1e4)
+    zero = torch.round(-lo / scale)
+    q = torch.clamp(torch.round(w / scale[:, None]) + zero[:, None], 0, levels)
+    return q.to(torch.uint8), scale.to(torch.float32), zero.to(torch.int16)

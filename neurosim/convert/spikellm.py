@@ -91,8 +91,12 @@ def select_masks(scores: dict[tuple[int, str], np.ndarray], cfg: SpikingConfig
     return masks
 
 
+CALIBRATIONS = ("minmax", "omniquant")
+
+
 def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None = None,
             calib_text: str = "pydoc-calib", calib_samples: int = 32, window: int = 512,
+            calibration: str = "minmax", epochs: int = 20,
             progress: Progress | None = None) -> Artifact:
     """Convert the card's checkpoint (or ``checkpoint``) and write the artifact to ``out``."""
     cfg = spiking_config(card)
@@ -117,19 +121,35 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
     masks = select_masks(sal.means(), cfg)
 
     sh = ckpt.shape
+    src_tensors, clips = ckpt.tensors, {}
+    if calibration == "omniquant":  # LET leaves the saliency scores, so the masks, unchanged
+        from neurosim.convert.omniquant import calibrate
+
+        src_tensors, clips = calibrate(ckpt.tensors, sh, wins,
+                                       (cfg.weight_bits, cfg.abits), epochs)
+        src_tensors = {k: v.to(torch.float32) for k, v in src_tensors.items()}
+    elif calibration != "minmax":
+        raise InputError("convert", "calibration", "unknown calibration", got=calibration,
+                         expected=" or ".join(CALIBRATIONS))
     tensors: dict[str, np.ndarray] = {}
     shapes = {}
     for L in range(sh.layers):
         for site in LINEAR_SITES:
             name = linear_name(L, site)
-            q, s, z = quantize_weight(ckpt.tensors[name], cfg.weight_bits)
+            if (L, site) in clips:
+                from neurosim.convert.omniquant import quantize_weight_clipped
+
+                q, s, z = quantize_weight_clipped(src_tensors[name].double(), *clips[(L, site)],
+                                                  cfg.weight_bits)
+            else:
+                q, s, z = quantize_weight(src_tensors[name], cfg.weight_bits)
             tensors[f"{name}.codes"] = pack_codes(q.numpy(), cfg.weight_bits)
             tensors[f"{name}.scale"] = s.numpy().astype(np.float32)
             tensors[f"{name}.zero"] = z.numpy()
             shapes[name] = list(q.shape)
         for site in SPIKING_SITES:
             tensors[mask_name(L, site)] = masks[(L, site)].astype(np.uint8)
-    for name, t in ckpt.tensors.items():
+    for name, t in src_tensors.items():
         if not name.endswith("_proj.weight"):
             tensors[name] = t.numpy().astype(np.float32)
     meta = {
@@ -140,7 +160,9 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
         "shapes": shapes,
         "source": {"path": ckpt.source, "sha256": ckpt.sha256},
         "calibration": {"text": text.name, "text_sha256": text.sha256, "samples": calib_samples,
-                        "window_tokens": window, "saliency": "first order, mean over tokens"},
+                        "window_tokens": window, "saliency": "first order, mean over tokens",
+                        "method": calibration,
+                        **({"epochs": epochs} if calibration == "omniquant" else {})},
         "neurosim_version": __version__,
         "timing_s": {"load": round(t_load, 2), "convert": round(time.perf_counter() - t0, 2)},
     }
