@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -324,17 +324,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out_dir = _check_out(args.out) if args.out else None
     page = _check_page(args.report) if args.report else None
     if args.model.endswith(".nir"):
-        return _run_network(args, out_dir, page)
-    for flag in ("steps", "rate", "input", "dt", "weight_bits", "synaptic_delay"):
-        if getattr(args, flag) not in (None, False):
-            raise InputError("run", f"--{flag.replace('_', '-')}", "applies to a .nir network only",
-                             got=args.model, expected="--model <file>.nir")
-    card, profile = load_card(args.model), load_profile(args.profile)
-    with _Bars(args.json, model=card.name, profile=profile.name) as bars:
-        result = run(card, profile, tokens=args.tokens, seed=args.seed,
-                     position=args.position, context=args.context, backend=args.backend,
-                     traffic=args.traffic, threads=args.threads, batch=args.batch,
-                     progress=bars)
+        result = _run_network(args)
+    else:
+        for flag in ("steps", "rate", "input", "dt", "weight_bits", "synaptic_delay"):
+            if getattr(args, flag) not in (None, False):
+                raise InputError("run", f"--{flag.replace('_', '-')}", "applies to a .nir "
+                                 "network only", got=args.model, expected="--model <file>.nir")
+        card, profile = load_card(args.model), load_profile(args.profile)
+        with _Bars(args.json, model=card.name, profile=profile.name) as bars:
+            result = run(card, profile, tokens=args.tokens, seed=args.seed,
+                         position=args.position, context=args.context, backend=args.backend,
+                         traffic=args.traffic, threads=args.threads, batch=args.batch,
+                         progress=bars)
     code = _emit(result, out_dir, args.json)
     if page is not None:
         from neurosim.report.html import run_page, write
@@ -345,8 +346,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def _run_network(args: argparse.Namespace, out_dir, page) -> int:
-    """``run`` of a spiking network from a NIR file: simulated, then priced."""
+def _run_network(args: argparse.Namespace):
+    """The Result of ``run`` on a spiking network from a NIR file: simulated, then priced."""
     from neurosim.api import DEFAULT_DT_S, DEFAULT_WEIGHT_BITS, run_network
     from neurosim.snn.nir_io import read_nir
 
@@ -357,20 +358,12 @@ def _run_network(args: argparse.Namespace, out_dir, page) -> int:
                              weight_bits=args.weight_bits or DEFAULT_WEIGHT_BITS,
                              synaptic_delay=args.synaptic_delay,
                              threads=args.threads, progress=bars)
-    code = _emit(result, out_dir, args.json)
-    if page is not None:
-        from neurosim.report.html import run_page, write
-
-        write(run_page(result), page)
-    return code
+    return result
 
 
 def _check_page(path: str):
     """Refuse an HTML output path that cannot be written, before any work."""
-    import os
     from pathlib import Path
-
-    from neurosim.errors import InputError
 
     out = Path(path)
     if out.is_dir():
@@ -565,8 +558,6 @@ def _cmd_lte_router(args: argparse.Namespace) -> int:
 
     card = load_card(args.model)
     if card.spiking.scheme != "lte":
-        from neurosim.errors import InputError
-
         raise InputError(card.name, "spiking.scheme", "not an LTE card", got=card.spiking.scheme,
                          expected="lte (e.g. lte-smollm2-135m)")
     with _Bars(args.json, model=card.name) as bars:
@@ -609,8 +600,6 @@ def _cmd_lte_router(args: argparse.Namespace) -> int:
 
 def _check_out(path: str):
     from pathlib import Path
-
-    from neurosim.errors import InputError
 
     out = Path(path)
     if out.exists() and not out.is_dir():
@@ -735,8 +724,6 @@ def _cmd_compile(args: argparse.Namespace) -> int:
             tmp.replace(args.out)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            from neurosim.errors import InputError
-
             raise InputError(args.out, None, f"cannot write graph: {exc.strerror or exc}",
                              expected="a writable file path") from None
     data = {
@@ -772,8 +759,6 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
     card, prof = load_card(args.model), load_profile(args.profile)
     if prof.kind != "neuromorphic":
-        from neurosim.errors import InputError
-
         raise InputError(args.profile, "kind", "only neuromorphic profiles have a mapping",
                          got=prof.kind, expected="a neuromorphic profile")
     graph = compile_graph(card)
@@ -987,24 +972,23 @@ def _seed(text: str) -> int:
     return value
 
 
-def _probability(text: str) -> float:
+def _float_arg(text: str, ok: Callable[[float], bool], what: str) -> float:
+    """``text`` as a float satisfying ``ok`` (NaN never does), else a usage error."""
     try:
         v = float(text)
     except ValueError:
         v = float("nan")
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"must be a probability from 0 to 1, got {text[:40]!r}")
+    if not ok(v):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text[:40]!r}")
     return v
+
+
+def _probability(text: str) -> float:
+    return _float_arg(text, lambda v: 0 <= v <= 1, "a probability from 0 to 1")
 
 
 def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text[:40]!r}")
-    return v
+    return _float_arg(text, lambda v: 0 < v < float("inf"), "a finite number > 0")
 
 
 def _positive_int(text: str) -> int:

@@ -108,7 +108,6 @@ class SimulatedSpikes:
         self._provenance = provenance
         spikes = {INPUT: inputs.astype(np.int8),
                   **{k: v.view(np.int8) for k, v in run.spikes.items()}}
-        zero = np.zeros((1, 0), np.int8)
         parts = []
         for g in graph.groups:
             if g.model != "bus":
@@ -117,13 +116,12 @@ class SimulatedSpikes:
             post = g.name[: -len(".in")]
             for j in (j for j in net.incoming(post) if not j.drive):
                 parts.append(spikes[j.pre])
-        self._parts = parts
-        self._zero = zero
+        self._codes = (np.concatenate(parts, axis=1) if parts
+                       else np.zeros((run.steps, 0), np.int8))  # (T, width)
         self.steps = run.steps
 
     def codes(self, position: int) -> np.ndarray:
-        return np.concatenate([s[position] for s in self._parts])[None, :] if self._parts \
-            else self._zero
+        return self._codes[position][None, :]
 
     def provenance(self) -> dict[str, Any]:
         return dict(self._provenance)
