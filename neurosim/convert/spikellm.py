@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,9 @@ from neurosim.convert.model import LlamaRunner, Saliency, quantize_weight
 from neurosim.convert.text import load_text
 from neurosim.errors import InputError
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stage ``convert`` counts saliency windows, ``calibrate``
+OmniQuant's layers."""
 
 
 def spiking_config(card: ModelCard) -> SpikingConfig:
@@ -96,10 +99,15 @@ CALIBRATIONS = ("minmax", "omniquant")
 
 def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None = None,
             calib_text: str = "pydoc-calib", calib_samples: int = 32, window: int = 512,
-            calibration: str = "minmax", epochs: int = 20,
+            calibration: str = "omniquant", epochs: int = 20,
             progress: Progress | None = None) -> Artifact:
     """Convert the card's checkpoint (or ``checkpoint``) and write the artifact to ``out``."""
     cfg = spiking_config(card)
+    if calibration not in CALIBRATIONS:
+        raise InputError("convert", "calibration", "unknown calibration", got=calibration,
+                         expected=" or ".join(CALIBRATIONS))
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise InputError("convert", "epochs", "must be an integer >= 1", got=epochs)
     if calib_samples < 1 or window < 2:
         raise InputError("convert", "calib_samples", "must be >= 1 (and window >= 2)",
                          got=(calib_samples, window))
@@ -117,20 +125,22 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
     for i, w in enumerate(wins):
         runner.forward(torch.from_numpy(w), saliency=sal)
         if progress is not None:
-            progress(i + 1, len(wins))
+            progress("convert", i + 1, len(wins))
     masks = select_masks(sal.means(), cfg)
 
     sh = ckpt.shape
     src_tensors, clips = ckpt.tensors, {}
+    state = Path(out).parent / f".{Path(out).name}.omniquant"
     if calibration == "omniquant":  # LET leaves the saliency scores, so the masks, unchanged
-        from neurosim.convert.omniquant import calibrate
+        from neurosim.convert import omniquant as oq
 
-        src_tensors, clips = calibrate(ckpt.tensors, sh, wins,
-                                       (cfg.weight_bits, cfg.abits), epochs)
-        src_tensors = {k: v.to(torch.float32) for k, v in src_tensors.items()}
-    elif calibration != "minmax":
-        raise InputError("convert", "calibration", "unknown calibration", got=calibration,
-                         expected=" or ".join(CALIBRATIONS))
+        key = {"source_sha256": ckpt.sha256, "text_sha256": text.sha256,
+               "samples": calib_samples, "window": window, "epochs": epochs,
+               "bits": [cfg.weight_bits, cfg.abits], "alpha": oq.LET_ALPHA,
+               "lr": [oq.LR_LWC, oq.LR_LET], "neurosim_version": __version__}
+        src_tensors, clips = oq.calibrate(
+            ckpt.tensors, sh, wins, (cfg.weight_bits, cfg.abits), epochs, resume=state, key=key,
+            progress=None if progress is None else lambda i, n: progress("calibrate", i, n))
     tensors: dict[str, np.ndarray] = {}
     shapes = {}
     for L in range(sh.layers):
@@ -167,4 +177,5 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
         "timing_s": {"load": round(t_load, 2), "convert": round(time.perf_counter() - t0, 2)},
     }
     path = save_artifact(Path(out), meta, tensors, ckpt.tokenizer)
+    shutil.rmtree(state, ignore_errors=True)  # the calibration is in the artifact now
     return load_artifact(path)
