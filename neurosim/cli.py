@@ -171,6 +171,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 STAGES = {"convert": "converting {model} (calibration windows)",
+          "calibrate": "OmniQuant calibration of {model} (layers)",
           "trace": "recording a spike trace of {model}", "prefix": "filling the KV cache",
           "replay": "replaying {model} on {profile}",
           "simulate": "simulating the neurons of {model} on the chosen backend",
@@ -443,7 +444,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     with _Bars(args.json, model=card.name) as bars, set_aside(out, "artifact.json"):
         art = convert(card, out, checkpoint=args.checkpoint, calib_text=args.calib_text,
                       calib_samples=args.calib_samples, window=args.window,
-                      progress=lambda i, n: bars("convert", i, n))
+                      calibration=args.calibration, epochs=args.epochs, progress=bars)
     masks = art.masks()
     data = {"artifact": str(art.path), "sha256": art.sha256, "model": card.name,
             "source": art.meta["source"], "calibration": art.meta["calibration"],
@@ -1162,6 +1163,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--calib-samples", type=_positive_int, default=32,
                    help="calibration windows (default 32)")
     x.add_argument("--window", type=_positive_int, default=512, help="tokens per window")
+    x.add_argument("--calibration", choices=["omniquant", "minmax"], default="omniquant",
+                   help="omniquant (default): learnable clipping and equivalent transformation "
+                        "trained block-wise (an interrupted run resumes); minmax: per-row "
+                        "min-max weights")
+    x.add_argument("--epochs", type=_positive_int, default=20,
+                   help="OmniQuant epochs per decoder layer (default 20, as released)")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_convert)
 

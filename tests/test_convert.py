@@ -71,7 +71,7 @@ def tiny(tmp_path_factory):
 def artifact(tiny, tmp_path_factory):
     d, _, card = tiny
     return convert(load_card(card), tmp_path_factory.mktemp("art") / "a", calib_samples=2,
-                   window=64)
+                   window=64, calibration="minmax")
 
 
 def test_fp_forward_equals_transformers(tiny):
@@ -377,16 +377,16 @@ def test_edited_artifact_manifest(artifact, tmp_path, cli, edit, key):
 
 @pytest.mark.slow
 def test_kill_convert_and_trace(tiny, artifact, tmp_path):
-    """SIGKILL at random points of ``convert --out`` and ``trace --out``: each output is then
-    absent or whole and verified, no hidden directory holds a manifest, and a rerun after
-    the kill completes."""
+    """SIGKILL at random points of ``convert --out`` (OmniQuant, so its per-layer state is
+    written too) and ``trace --out``: each output is then absent or whole and verified, no
+    hidden directory holds a manifest, and a rerun after the kill completes."""
     import signal
     import time
 
     _, _, card = tiny
     cmd = [sys.executable, "-m", "neurosim.cli"]
     jobs = {"convert": ([*cmd, "convert", "--model", str(card), "--calib-samples", "2",
-                         "--window", "32", "--out"], load_artifact),
+                         "--window", "32", "--epochs", "2", "--out"], load_artifact),
             "trace": ([*cmd, "trace", "--model", str(card), "--artifact", str(artifact.path),
                        "--tokens", "40", "--out"], SpikeTrace.open)}
     rng = np.random.default_rng(3)
@@ -408,7 +408,66 @@ def test_kill_convert_and_trace(tiny, artifact, tmp_path):
             hidden = [p for p in tmp_path.iterdir() if p.name.startswith(f".{name}{i}.")
                       and any((p / m).is_file() for m in ("artifact.json", "trace.json"))]
             assert not hidden, hidden
-            if i == 0:  # the rerun after a kill finishes
+            if i == 0:  # the rerun after a kill finishes (and resumes a calibration)
                 subprocess.run([*argv, str(out)], check=True, capture_output=True)
                 read(out)
         print(f"{name} --out: 6 kills, {whole} whole, {6 - whole} absent")
+
+
+def test_omniquant_conversion_is_deterministic(tiny, tmp_path):
+    """The reduced-setting OmniQuant calibration gives the same artifact twice (SHA-256) and
+    records its method."""
+    _, _, card = tiny
+    c = load_card(card)
+    a = convert(c, tmp_path / "a", calib_samples=2, window=32, calibration="omniquant", epochs=2)
+    b = convert(c, tmp_path / "b", calib_samples=2, window=32, calibration="omniquant", epochs=2)
+    assert a.sha256 == b.sha256
+    assert a.meta["calibration"]["method"] == "omniquant" and a.meta["calibration"]["epochs"] == 2
+
+
+def test_unknown_calibration(tiny, tmp_path, cli):
+    _, _, card = tiny
+    with pytest.raises(InputError, match="unknown calibration"):
+        convert(load_card(card), tmp_path / "x", calib_samples=1, window=16, calibration="gptq")
+    res = cli("convert", "--model", str(card), "--out", str(tmp_path / "y"),
+              "--calibration", "gptq")
+    assert res.code == 2 and "invalid choice: 'gptq'" in res.err
+    assert len(res.err.strip().splitlines()) == 1 and not (tmp_path / "y").exists()
+
+
+def test_calibration_text_too_short_for_the_windows(tiny, tmp_path, cli):
+    _, _, card = tiny
+    short = tmp_path / "short.txt"
+    short.write_text("x = 1\n" * 4)
+    res = cli("convert", "--model", str(card), "--out", str(tmp_path / "a"), "--calib-text",
+              str(short), "--calib-samples", "4", "--window", "64", "--epochs", "1")
+    assert res.code == 2 and "text is shorter than the tokens asked for" in res.err, res.err
+    assert len(res.err.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
+
+
+def test_interrupted_calibration_resumes_at_the_layer_it_reached(tiny, tmp_path, monkeypatch):
+    """A calibration killed while training layer 1 of 2 leaves the state after layer 0; the
+    rerun starts at layer 1 and writes the same artifact as an uninterrupted run."""
+    from neurosim.convert import omniquant
+
+    _, _, card = tiny
+    c = load_card(card)
+    kw = {"calib_samples": 2, "window": 32, "calibration": "omniquant", "epochs": 2}
+    whole = convert(c, tmp_path / "whole", **kw)
+    real, trained = omniquant.calibrate_layer, []
+
+    def dies_at_layer_1(t, layer, *args, **kwargs):
+        trained.append(layer)
+        if layer == 1 and len(trained) == 2:
+            raise KeyboardInterrupt
+        return real(t, layer, *args, **kwargs)
+
+    monkeypatch.setattr(omniquant, "calibrate_layer", dies_at_layer_1)
+    with pytest.raises(KeyboardInterrupt):
+        convert(c, tmp_path / "again", **kw)
+    assert not (tmp_path / "again").exists()
+    assert (tmp_path / ".again.omniquant" / "state.json").is_file()
+    again = convert(c, tmp_path / "again", **kw)
+    assert trained == [0, 1, 1]  # layer 0 was not trained again
+    assert again.sha256 == whole.sha256
+    assert not (tmp_path / ".again.omniquant").exists()

@@ -70,8 +70,7 @@ def artifact_for(card: ModelCard, progress: Progress | None = None) -> Artifact:
     need_torch("convert")
     from neurosim.convert.spikellm import convert
 
-    cb = None if progress is None else (lambda i, n: progress("convert", i, n))
-    return convert(card, path, progress=cb)
+    return convert(card, path, calibration="minmax", progress=progress)
 
 
 def trace_for(card: ModelCard, art: Artifact, tokens: int,

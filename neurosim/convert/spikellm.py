@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,9 @@ from neurosim.convert.model import LlamaRunner, Saliency, quantize_weight
 from neurosim.convert.text import load_text
 from neurosim.errors import InputError
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stage ``convert`` counts saliency windows, ``calibrate``
+OmniQuant's layers."""
 
 
 def spiking_config(card: ModelCard) -> SpikingConfig:
@@ -91,11 +94,20 @@ def select_masks(scores: dict[tuple[int, str], np.ndarray], cfg: SpikingConfig
     return masks
 
 
+CALIBRATIONS = ("minmax", "omniquant")
+
+
 def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None = None,
             calib_text: str = "pydoc-calib", calib_samples: int = 32, window: int = 512,
+            calibration: str = "omniquant", epochs: int = 20,
             progress: Progress | None = None) -> Artifact:
     """Convert the card's checkpoint (or ``checkpoint``) and write the artifact to ``out``."""
     cfg = spiking_config(card)
+    if calibration not in CALIBRATIONS:
+        raise InputError("convert", "calibration", "unknown calibration", got=calibration,
+                         expected=" or ".join(CALIBRATIONS))
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise InputError("convert", "epochs", "must be an integer >= 1", got=epochs)
     if calib_samples < 1 or window < 2:
         raise InputError("convert", "calib_samples", "must be >= 1 (and window >= 2)",
                          got=(calib_samples, window))
@@ -113,23 +125,41 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
     for i, w in enumerate(wins):
         runner.forward(torch.from_numpy(w), saliency=sal)
         if progress is not None:
-            progress(i + 1, len(wins))
+            progress("convert", i + 1, len(wins))
     masks = select_masks(sal.means(), cfg)
 
     sh = ckpt.shape
+    src_tensors, clips = ckpt.tensors, {}
+    state = Path(out).parent / f".{Path(out).name}.omniquant"
+    if calibration == "omniquant":  # LET leaves the saliency scores, so the masks, unchanged
+        from neurosim.convert import omniquant as oq
+
+        key = {"source_sha256": ckpt.sha256, "text_sha256": text.sha256,
+               "samples": calib_samples, "window": window, "epochs": epochs,
+               "bits": [cfg.weight_bits, cfg.abits], "alpha": oq.LET_ALPHA,
+               "lr": [oq.LR_LWC, oq.LR_LET], "neurosim_version": __version__}
+        src_tensors, clips = oq.calibrate(
+            ckpt.tensors, sh, wins, (cfg.weight_bits, cfg.abits), epochs, resume=state, key=key,
+            progress=None if progress is None else lambda i, n: progress("calibrate", i, n))
     tensors: dict[str, np.ndarray] = {}
     shapes = {}
     for L in range(sh.layers):
         for site in LINEAR_SITES:
             name = linear_name(L, site)
-            q, s, z = quantize_weight(ckpt.tensors[name], cfg.weight_bits)
+            if (L, site) in clips:
+                from neurosim.convert.omniquant import quantize_weight_clipped
+
+                q, s, z = quantize_weight_clipped(src_tensors[name].double(), *clips[(L, site)],
+                                                  cfg.weight_bits)
+            else:
+                q, s, z = quantize_weight(src_tensors[name], cfg.weight_bits)
             tensors[f"{name}.codes"] = pack_codes(q.numpy(), cfg.weight_bits)
             tensors[f"{name}.scale"] = s.numpy().astype(np.float32)
             tensors[f"{name}.zero"] = z.numpy()
             shapes[name] = list(q.shape)
         for site in SPIKING_SITES:
             tensors[mask_name(L, site)] = masks[(L, site)].astype(np.uint8)
-    for name, t in ckpt.tensors.items():
+    for name, t in src_tensors.items():
         if not name.endswith("_proj.weight"):
             tensors[name] = t.numpy().astype(np.float32)
     meta = {
@@ -140,9 +170,12 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
         "shapes": shapes,
         "source": {"path": ckpt.source, "sha256": ckpt.sha256},
         "calibration": {"text": text.name, "text_sha256": text.sha256, "samples": calib_samples,
-                        "window_tokens": window, "saliency": "first order, mean over tokens"},
+                        "window_tokens": window, "saliency": "first order, mean over tokens",
+                        "method": calibration,
+                        **({"epochs": epochs} if calibration == "omniquant" else {})},
         "neurosim_version": __version__,
         "timing_s": {"load": round(t_load, 2), "convert": round(time.perf_counter() - t0, 2)},
     }
     path = save_artifact(Path(out), meta, tensors, ckpt.tokenizer)
+    shutil.rmtree(state, ignore_errors=True)  # the calibration is in the artifact now
     return load_artifact(path)
