@@ -538,10 +538,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         con.print(f"[bold]{card.name}[/bold]: perplexity on {res['predicted']:,} predicted tokens "
                   f"of {res['text']} (windows of {res['window']})")
         t = Table("model", "perplexity")
-        for mode, label in (("fp", "full precision"), ("w4a4", "W4A4 (no salient steps)"),
-                            ("spikellm", "SpikeLLM W4A4"), ("w4a16", "W4 only (activations FP)"),
+        for mode, label in (("fp", "full precision"),
+                            ("w4a4", "W4A4 min-max (no salient steps)"),
+                            ("omniquant_w4a4", "W4A4 OmniQuant (no salient steps)"),
+                            ("spikellm_minmax", "SpikeLLM W4A4, min-max"),
+                            ("spikellm_omniquant", "SpikeLLM W4A4, OmniQuant"),
+                            ("w4a16", "W4 only, min-max (activations FP)"),
+                            ("omniquant_w4a16", "W4 only, OmniQuant (activations FP)"),
                             ("w16a4", "A4 only (weights FP)")):
-            t.add_row(label, f"{res[f'ppl_{mode}']:,.2f}")
+            if f"ppl_{mode}" in res:
+                t.add_row(label, f"{res[f'ppl_{mode}']:,.2f}")
         con.print(t)
     return 0
 

@@ -471,3 +471,34 @@ def test_interrupted_calibration_resumes_at_the_layer_it_reached(tiny, tmp_path,
     assert trained == [0, 1, 1]  # layer 0 was not trained again
     assert again.sha256 == whole.sha256
     assert not (tmp_path / ".again.omniquant").exists()
+
+
+def test_eval_reports_every_pipeline(tiny, artifact, tmp_path, cli):
+    """eval on a min-max artifact gives FP, min-max W4A4, SpikeLLM min-max and the halves;
+    on an OmniQuant artifact also OmniQuant W4A4, SpikeLLM OmniQuant and W4-only OmniQuant,
+    with the same min-max figures (one checkpoint, the salient channels shared)."""
+    from neurosim.convert.evaluate import nll_sum
+
+    _, _, card = tiny
+    oq = convert(load_card(card), tmp_path / "oq", calib_samples=2, window=64,
+                 calibration="omniquant", epochs=1)  # the fixture's calibration windows
+    runs = {}
+    for name, art in (("minmax", artifact), ("omniquant", oq)):
+        res = cli("eval", "--model", str(card), "--artifact", str(art.path), "--tokens", "96",
+                  "--window", "32", "--json")
+        assert res.code == 0, res.err
+        runs[name] = res.json()
+    mm, om = runs["minmax"], runs["omniquant"]
+    base = {"ppl_fp", "ppl_w4a4", "ppl_spikellm_minmax", "ppl_w4a16", "ppl_w16a4"}
+    assert {k for k in mm if k.startswith("ppl_")} == base | {"ppl_spikellm"}
+    assert {k for k in om if k.startswith("ppl_")} == base | {
+        "ppl_spikellm", "ppl_omniquant_w4a4", "ppl_spikellm_omniquant", "ppl_omniquant_w4a16"}
+    assert mm["ppl_spikellm"] == mm["ppl_spikellm_minmax"] and mm["calibration"] == "minmax"
+    assert om["ppl_spikellm"] == om["ppl_spikellm_omniquant"]
+    assert all(mm[k] == om[k] for k in base)
+    # min-max W4A4 from the checkpoint is the min-max artifact's own integer model
+    from neurosim.convert.record import text_ids
+
+    ids, _ = text_ids(artifact, "pydoc-eval", 96)
+    total, count = nll_sum(LlamaRunner.from_artifact(artifact, "w4a4"), ids, 32)
+    assert np.isclose(np.exp(total / count), mm["ppl_w4a4"], rtol=1e-6)
