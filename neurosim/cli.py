@@ -444,7 +444,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     with _Bars(args.json, model=card.name) as bars, set_aside(out, "artifact.json"):
         art = convert(card, out, checkpoint=args.checkpoint, calib_text=args.calib_text,
                       calib_samples=args.calib_samples, window=args.window,
-                      calibration=args.calibration, epochs=args.epochs, progress=bars)
+                      calibration=args.calibration or getattr(card.spiking, "calibration",
+                                                              "omniquant"),
+                      epochs=args.epochs or getattr(card.spiking, "calibration_epochs", 20),
+                      progress=bars)
     masks = art.masks()
     data = {"artifact": str(art.path), "sha256": art.sha256, "model": card.name,
             "source": art.meta["source"], "calibration": art.meta["calibration"],
@@ -1169,12 +1172,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--calib-samples", type=_positive_int, default=32,
                    help="calibration windows (default 32)")
     x.add_argument("--window", type=_positive_int, default=512, help="tokens per window")
-    x.add_argument("--calibration", choices=["omniquant", "minmax"], default="omniquant",
-                   help="omniquant (default): learnable clipping and equivalent transformation "
-                        "trained block-wise (an interrupted run resumes); minmax: per-row "
-                        "min-max weights")
-    x.add_argument("--epochs", type=_positive_int, default=20,
-                   help="OmniQuant epochs per decoder layer (default 20, as released)")
+    x.add_argument("--calibration", choices=["omniquant", "minmax"], default=None,
+                   help="omniquant: learnable clipping and equivalent transformation trained "
+                        "block-wise (an interrupted run resumes); minmax: per-row min-max "
+                        "weights (default: the card's spiking.calibration, omniquant unless set)")
+    x.add_argument("--epochs", type=_positive_int, default=None,
+                   help="OmniQuant epochs per decoder layer (default: the card's "
+                        "spiking.calibration_epochs, 20 as released unless set)")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_convert)
 

@@ -34,7 +34,7 @@ summary: built by the tests
 architecture: {{layers: 2, d_model: 32, heads: 4, kv_heads: 2, d_ffn: 48, vocab: {vocab},
   max_context: 256, tied_embeddings: false, source: test}}
 spiking: {{scheme: spikellm, abits: 4, addbit: 1, salient_fraction: 0.1, weight_bits: 4,
-  kv_addbit: 1, source: test}}
+  kv_addbit: 1, calibration: minmax, source: test}}
 weights: {{source: path, path: {path}, format: hf}}
 traffic: {{default: real, seed: 0}}
 """
@@ -502,3 +502,23 @@ def test_eval_reports_every_pipeline(tiny, artifact, tmp_path, cli):
     ids, _ = text_ids(artifact, "pydoc-eval", 96)
     total, count = nll_sum(LlamaRunner.from_artifact(artifact, "w4a4"), ids, 32)
     assert np.isclose(np.exp(total / count), mm["ppl_w4a4"], rtol=1e-6)
+
+
+def test_cached_conversion_follows_the_cards_calibration(tiny, tmp_path, monkeypatch):
+    """A run needing real traffic converts with the card's spiking.calibration and
+    calibration_epochs; the card without them (the schema's default) is OmniQuant."""
+    d, _, card = tiny
+    text = card.read_text().replace("calibration: minmax", "calibration: omniquant, "
+                                    "calibration_epochs: 1")
+    oq_card = d / "tiny-oq.yaml"
+    oq_card.write_text(text.replace("name: tiny-spikellm", "name: tiny-spikellm-oq"))
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
+    run(str(oq_card), "loihi2", tokens=1, traffic="real")
+    art = load_artifact(next((tmp_path / "cache" / "artifacts").iterdir()))
+    assert art.meta["calibration"]["method"] == "omniquant"
+    assert art.meta["calibration"]["epochs"] == 1
+    bare = load_card(card).model_dump()
+    del bare["spiking"]["calibration"]
+    from neurosim.cards.schema import SpikeLLMScheme
+
+    assert SpikeLLMScheme(**bare["spiking"]).calibration == "omniquant"

@@ -44,6 +44,11 @@ class SpikeLLMScheme(Strict):
     kv_addbit: Annotated[int, Field(ge=0, le=4)] = Field(
         1, description="extra bits of the K/V high quantizer (forced to 1 in the released code)"
     )
+    calibration: Literal["omniquant", "minmax"] = Field(
+        "omniquant", description="how real weights are converted: OmniQuant's learnable "
+        "clipping and equivalent transformation (the paper's pipeline), or per-row min-max")
+    calibration_epochs: Annotated[int, Field(ge=1, le=100, strict=True)] = Field(
+        20, description="OmniQuant epochs per decoder layer (20 as released)")
     source: str = Field(min_length=1)
 
     @property

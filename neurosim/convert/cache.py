@@ -70,7 +70,8 @@ def artifact_for(card: ModelCard, progress: Progress | None = None) -> Artifact:
     need_torch("convert")
     from neurosim.convert.spikellm import convert
 
-    return convert(card, path, calibration="minmax", progress=progress)
+    return convert(card, path, calibration=card.spiking.calibration,
+                   epochs=card.spiking.calibration_epochs, progress=progress)
 
 
 def trace_for(card: ModelCard, art: Artifact, tokens: int,
