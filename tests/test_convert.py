@@ -522,3 +522,22 @@ def test_cached_conversion_follows_the_cards_calibration(tiny, tmp_path, monkeyp
     from neurosim.cards.schema import SpikeLLMScheme
 
     assert SpikeLLMScheme(**bare["spiking"]).calibration == "omniquant"
+
+
+def test_damaged_cached_trace_is_reported_then_recorded_again(tiny, tmp_path, monkeypatch,
+                                                              capsys):
+    """A cached trace written by an older neurosim (no manifest checksum) or damaged since is
+    not used: a one-line notice, then it is recorded again, equal to the first."""
+    _, _, card = tiny
+    monkeypatch.setenv("NEUROSIM_CACHE", str(tmp_path / "cache"))
+    first = run(str(card), "loihi2", tokens=2, traffic="real")
+    path = next((tmp_path / "cache" / "traces").iterdir())
+    meta = json.loads((path / "trace.json").read_text())
+    del meta["manifest_sha256"]
+    (path / "trace.json").write_text(json.dumps(meta))
+    capsys.readouterr()
+    again = run(str(card), "loihi2", tokens=2, traffic="real")
+    notes = capsys.readouterr().err.strip().splitlines()
+    assert len(notes) == 1 and "cached trace is damaged" in notes[0], notes
+    assert SpikeTrace.open(path).meta["manifest_sha256"]
+    assert again.tokens["synops"].tolist() == first.tokens["synops"].tolist()

@@ -85,7 +85,12 @@ def trace_for(card: ModelCard, art: Artifact, tokens: int,
                       and _version(p / "trace.json") == TRACE_VERSION)
         for n, p in have:
             if n >= tokens:
-                return SpikeTrace.open(p)
+                try:
+                    return SpikeTrace.open(p)
+                except InputError as err:  # damaged: said so, then recorded again below
+                    _notice(f"the cached trace is damaged ({err}); recording it again")
+                    tokens = max(tokens, n)
+                    break
     need_torch("trace")
     from neurosim.convert.record import record_trace
 
@@ -102,7 +107,10 @@ def router_for(card: ModelCard, progress: Progress | None = None):
         from neurosim.convert.lte import load_router
 
         if _version(path / "router.json") == ROUTER_VERSION:
-            return load_router(path)
+            try:
+                return load_router(path)
+            except InputError as err:  # damaged: said so, then built again below
+                _notice(f"the cached LTE router is damaged ({err}); building it again")
     need_torch("lte-router")
     from neurosim.convert.checkpoint import checkpoint_path, load_checkpoint
     from neurosim.convert.lte import build_router
@@ -134,10 +142,16 @@ def recurrence_for(card: ModelCard, seed: int, tokens: int) -> tuple[np.ndarray,
                   if p.name[len(stem):].isdigit()) if root.is_dir() else []
     for n, path in have:
         if n >= tokens:
-            meta = read_manifest(path, "trace.json", RECURRENCE_FORMAT, RECURRENCE_VERSION,
-                                 "neurosim recurrence trace", "neurosim run --traffic recurrence")
-            verify_files(path, list(meta["files"].items()), True, "delete it to record again")
-            return np.load(path / "spikes.npy", mmap_mode="r", allow_pickle=False), meta
+            try:
+                meta = read_manifest(path, "trace.json", RECURRENCE_FORMAT, RECURRENCE_VERSION,
+                                     "neurosim recurrence trace",
+                                     "neurosim run --traffic recurrence")
+                verify_files(path, list(meta["files"].items()), True, "recorded again")
+                return np.load(path / "spikes.npy", mmap_mode="r", allow_pickle=False), meta
+            except (InputError, OSError, ValueError) as err:  # damaged: recorded again below
+                _notice(f"the cached recurrence trace is damaged ({err}); recording it again")
+                tokens = max(tokens, n)
+                break
     n = max(tokens, MIN_RECURRENCE_TOKENS)
     text = load_text(TRACE_TEXT)
     ids = np.frombuffer(text.body.encode(), np.uint8)[:n]
