@@ -6,7 +6,10 @@
    V, averaged over tokens.
 2. Masks: per site the ``round(salient_fraction·C)`` channels of highest (signed) score
    are salient and get ``2^addbit`` GIF steps (``2^kv_addbit`` for K and V).
-3. Weights: per-output-channel min-max ``weight_bits`` codes, scales and zero points.
+3. Weights (``calibration``): OmniQuant's learnable clipping and equivalent transformation
+   trained block-wise (:mod:`neurosim.convert.omniquant`), folded into the norms and
+   weights, then per-output-channel ``weight_bits`` codes within the learned clipping; or
+   (``minmax``) the codes of each row's min-max range.  Codes, scales and zero points.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 
 from neurosim._version import __version__
 from neurosim.cards.schema import ModelCard
+from neurosim.convert import omniquant as oq
 from neurosim.convert.artifact import (
     SPIKING_SITES,
     Artifact,
@@ -132,8 +136,6 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
     src_tensors, clips = ckpt.tensors, {}
     state = Path(out).parent / f".{Path(out).name}.omniquant"
     if calibration == "omniquant":  # LET leaves the saliency scores, so the masks, unchanged
-        from neurosim.convert import omniquant as oq
-
         key = {"source_sha256": ckpt.sha256, "text_sha256": text.sha256,
                "samples": calib_samples, "window": window, "epochs": epochs,
                "bits": [cfg.weight_bits, cfg.abits], "alpha": oq.LET_ALPHA,
@@ -147,10 +149,8 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
         for site in LINEAR_SITES:
             name = linear_name(L, site)
             if (L, site) in clips:
-                from neurosim.convert.omniquant import quantize_weight_clipped
-
-                q, s, z = quantize_weight_clipped(src_tensors[name].double(), *clips[(L, site)],
-                                                  cfg.weight_bits)
+                q, s, z = oq.quantize_weight_clipped(src_tensors[name].double(),
+                                                     *clips[(L, site)], cfg.weight_bits)
             else:
                 q, s, z = quantize_weight(src_tensors[name], cfg.weight_bits)
             tensors[f"{name}.codes"] = pack_codes(q.numpy(), cfg.weight_bits)
