@@ -65,3 +65,14 @@ def test_spikellm_op_overhead_formula():
 def test_gqa_shapes_of_70b():
     arch = load_card("spikellm-70b").architecture
     assert (arch.heads, arch.kv_heads, arch.head_dim, arch.d_kv) == (64, 8, 128, 1024)
+
+
+def test_w4a7_card_converts_with_omniquant():
+    """The W4A7 card: OmniQuant calibration for its conversions (running one takes half an
+    hour, so it is not run here) and 7-bit GIF codes."""
+    from neurosim.graph.lower import lower
+
+    card = load_card("smollm2-135m-spikellm-w4a7")
+    assert (card.spiking.calibration, card.spiking.calibration_epochs) == ("omniquant", 5)
+    assert load_card("smollm2-135m-spikellm").spiking.calibration == "minmax"
+    assert {grp.code_bits for grp in lower(card).groups} == {7}
