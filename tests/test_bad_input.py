@@ -11,6 +11,8 @@ import yaml
 from neurosim.cards import cards_dir
 from neurosim.hardware import profiles_dir
 
+REFUSALS_CHECKED = True  # conftest: every refusal one line, nothing written, in time
+
 PROFILE = yaml.safe_load((profiles_dir() / "loihi.yaml").read_text())
 CARD = yaml.safe_load((cards_dir() / "spikellm-7b.yaml").read_text())
 GPU = yaml.safe_load((profiles_dir() / "gpu-a100.yaml").read_text())

@@ -25,6 +25,8 @@ from neurosim.convert.text import load_text  # noqa: E402
 from neurosim.errors import InputError  # noqa: E402
 from neurosim.traffic.trace import SpikeTrace  # noqa: E402
 
+REFUSALS_CHECKED = True  # conftest: every refusal one line, nothing written, in time
+
 CARD = """\
 schema_version: 1
 name: tiny-spikellm

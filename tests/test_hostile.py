@@ -15,6 +15,8 @@ import pytest
 
 from neurosim._read import MAX_TEXT_BYTES
 
+REFUSALS_CHECKED = True  # conftest: every refusal one line, nothing written, in time
+
 BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{k}: &{k} [{', '.join([f'*{chr(ord(k) - 1)}'] * 9)}]\n" for k in "bcdefghi")
 
