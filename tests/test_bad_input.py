@@ -111,6 +111,8 @@ PROFILE_CASES = [
      ["dense_placement.softmax", "cannot run softmax ops", "dense_unit, or one of"]),
     ("achieved fraction above one", _set(GPU, "gpu.serving.bandwidth_fraction.value", {1: 1.2}),
      ["gpu.serving.bandwidth_fraction.value[1]", "1.2", "<= 1"]),
+    ("denormal memory capacity", _set(GPU, "gpu.memory_capacity_gib.value", 1e-320),
+     ["gpu.memory_capacity_gib", "1e-320"]),
 ]
 
 CARD_CASES = [

@@ -203,8 +203,8 @@ MAX_VALUE = 1e12
 it, products overflow long before any real chip needs it."""
 RATES = frozenset({"bandwidth_gb_s", "bandwidth_gbit_s", "throughput_gflop_s", "peak_tflop_s",
                    "memory_bandwidth_gb_s", "transfer_bandwidth_gb_s", "bandwidth_fraction",
-                   "flop_fraction"})
-"""Fields that divide: zero (or a denormal) would make a time infinite."""
+                   "flop_fraction", "memory_capacity_gib"})
+"""Fields that divide: zero (or a denormal) would make a time, or a device count, infinite."""
 MIN_RATE = 1e-6
 
 
