@@ -43,10 +43,10 @@ DEFAULT_DT_S = 1e-4
 DEFAULT_WEIGHT_BITS = 8
 """Bits of an imported network's weight on chip (assumed: Loihi's synapses hold up to 8)."""
 MAX_STEPS = 1_000_000
+"""The most time steps of one network run."""
 MAX_POSITIONS = 100_000
 """Positions one run replays (the KV prefix, or an encoder's whole sequence, plus the
 tokens) without an explicit ``yes``: beyond it a run takes many minutes."""
-"""The most time steps of one network run."""
 
 
 def dense_counterpart(card: ModelCard) -> ModelCard:
