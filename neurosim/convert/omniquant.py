@@ -27,7 +27,7 @@ import torch
 
 from neurosim._files import read_manifest, verify_files, write_dir
 from neurosim.convert.checkpoint import linear_name
-from neurosim.errors import InputError
+from neurosim.errors import InputError, NeurosimError
 
 LWC_INIT = 4.0
 """Initial value of LWC's clipping logits: ``sigmoid(4) = 0.982`` of the min-max range."""
@@ -231,7 +231,8 @@ def calibrate_layer(t: dict[str, torch.Tensor], layer: int, shape, x_q: list[tor
             loss = torch.nn.functional.mse_loss(block_forward(xi, folded(), layer, sh, bits, clip),
                                                 yi)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"layer {layer}: the calibration loss is not finite")
+                raise NeurosimError(f"OmniQuant diverged at layer {layer}: the calibration loss "
+                                    "is not finite (fewer --epochs, or --calibration minmax)")
             opt.zero_grad()
             loss.backward()
             opt.step()
