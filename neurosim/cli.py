@@ -444,10 +444,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     with _Bars(args.json, model=card.name) as bars, set_aside(out, "artifact.json"):
         art = convert(card, out, checkpoint=args.checkpoint, calib_text=args.calib_text,
                       calib_samples=args.calib_samples, window=args.window,
-                      calibration=args.calibration or getattr(card.spiking, "calibration",
-                                                              "omniquant"),
-                      epochs=args.epochs or getattr(card.spiking, "calibration_epochs", 20),
-                      progress=bars)
+                      calibration=args.calibration, epochs=args.epochs, progress=bars)
     masks = art.masks()
     data = {"artifact": str(art.path), "sha256": art.sha256, "model": card.name,
             "source": art.meta["source"], "calibration": art.meta["calibration"],

@@ -70,8 +70,7 @@ def artifact_for(card: ModelCard, progress: Progress | None = None) -> Artifact:
     need_torch("convert")
     from neurosim.convert.spikellm import convert
 
-    return convert(card, path, calibration=card.spiking.calibration,
-                   epochs=card.spiking.calibration_epochs, progress=progress)
+    return convert(card, path, progress=progress)
 
 
 def trace_for(card: ModelCard, art: Artifact, tokens: int,

@@ -103,10 +103,14 @@ CALIBRATIONS = ("minmax", "omniquant")
 
 def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None = None,
             calib_text: str = "pydoc-calib", calib_samples: int = 32, window: int = 512,
-            calibration: str = "omniquant", epochs: int = 20,
+            calibration: str | None = None, epochs: int | None = None,
             progress: Progress | None = None) -> Artifact:
-    """Convert the card's checkpoint (or ``checkpoint``) and write the artifact to ``out``."""
+    """Convert the card's checkpoint (or ``checkpoint``) and write the artifact to ``out``;
+    ``calibration`` and ``epochs`` default to the card's ``spiking.calibration`` and
+    ``calibration_epochs``."""
     cfg = spiking_config(card)
+    calibration = calibration if calibration is not None else card.spiking.calibration
+    epochs = epochs if epochs is not None else card.spiking.calibration_epochs
     if calibration not in CALIBRATIONS:
         raise InputError("convert", "calibration", "unknown calibration", got=calibration,
                          expected=" or ".join(CALIBRATIONS))
