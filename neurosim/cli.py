@@ -441,10 +441,19 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     card = load_card(args.model)
     out = _check_out(args.out, "artifact.json", "neurosim artifact", args.force)
     load_text(args.calib_text)  # a missing or unreadable text, before loading the model
+    if args.save_parameters is not None:
+        from pathlib import Path
+
+        save = Path(args.save_parameters)
+        if save.exists() and not (save / "parameters.json").is_file():
+            raise InputError(args.save_parameters, None, "exists and is not an OmniQuant "
+                             "parameter set; not overwriting", expected="a new directory")
     with _Bars(args.json, model=card.name) as bars, set_aside(out, "artifact.json"):
         art = convert(card, out, checkpoint=args.checkpoint, calib_text=args.calib_text,
                       calib_samples=args.calib_samples, window=args.window,
-                      calibration=args.calibration, epochs=args.epochs, progress=bars)
+                      calibration=args.calibration, epochs=args.epochs,
+                      parameters=args.parameters, retrain=args.retrain,
+                      save_parameters=args.save_parameters, progress=bars)
     masks = art.masks()
     data = {"artifact": str(art.path), "sha256": art.sha256, "model": card.name,
             "source": art.meta["source"], "calibration": art.meta["calibration"],
@@ -458,7 +467,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         con.print(f"[bold]{card.name}[/bold] converted to {data['artifact']} in "
                   f"{data['timing_s']['convert']:.1f} s (loading {data['timing_s']['load']:.1f} s)")
         con.print(f"  calibration: {data['calibration']['samples']} x "
-                  f"{data['calibration']['window_tokens']} tokens of {data['calibration']['text']}")
+                  f"{data['calibration']['window_tokens']} tokens of {data['calibration']['text']}"
+                  f", {data['calibration']['method']}"
+                  + (f" ({data['calibration']['epochs']} epochs, parameters "
+                     f"{data['calibration']['parameters']})"
+                     if data['calibration']['method'] == "omniquant" else ""))
         con.print(f"  salient channels: {data['salient_channels']:,} of {data['channels']:,}")
         con.print(f"  sha256 {data['sha256']}")
     return 0
@@ -1176,6 +1189,13 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--epochs", type=_positive_int, default=None,
                    help="OmniQuant epochs per decoder layer (default: the card's "
                         "spiking.calibration_epochs, 20 as released unless set)")
+    x.add_argument("--parameters", metavar="DIR",
+                   help="apply this OmniQuant parameter set instead of training (default: the "
+                        "card's spiking.calibration_parameters when trained with these settings)")
+    x.add_argument("--retrain", action="store_true",
+                   help="train OmniQuant even when a matching parameter set is shipped")
+    x.add_argument("--save-parameters", metavar="DIR",
+                   help="also write the learned OmniQuant parameters to DIR (a few MB)")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=_cmd_convert)
 

@@ -475,6 +475,103 @@ def test_interrupted_calibration_resumes_at_the_layer_it_reached(tiny, tmp_path,
     assert not (tmp_path / ".again.omniquant").exists()
 
 
+def test_learned_parameters_give_the_trained_artifact(tiny, tmp_path, monkeypatch, cli):
+    """A parameter set saved by a trained conversion, applied without training (given, or
+    named by the card), gives the artifact with the same SHA-256; a set trained with other
+    settings is refused when given and ignored (trained) when it is the card's."""
+    from neurosim.convert import omniquant
+
+    _, _, card = tiny
+    c = load_card(card)
+    kw = {"calib_samples": 2, "window": 32, "calibration": "omniquant", "epochs": 1}
+    trained = convert(c, tmp_path / "trained", save_parameters=tmp_path / "p", **kw)
+    assert trained.meta["calibration"]["parameters"] == "trained"
+    key, params, _ = omniquant.load_parameters(tmp_path / "p", trained.shape)
+    assert key["epochs"] == 1 and len(params) == 2 * (4 + 2 * 7)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although a matching parameter set was given")
+
+    monkeypatch.setattr(omniquant, "calibrate_layer", no_training)
+    given = convert(c, tmp_path / "given", parameters=tmp_path / "p", **kw)
+    assert given.sha256 == trained.sha256
+    assert given.meta["calibration"]["parameters"] == str(tmp_path / "p")
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(tmp_path / "p", shipped / "tiny-1ep")
+    monkeypatch.setenv("NEUROSIM_CALIBRATION", str(shipped))
+    named = card.parent / "tiny-named.yaml"
+    named.write_text(card.read_text().replace("calibration: minmax", "calibration: omniquant, "
+                                              "calibration_parameters: tiny-1ep"))
+    assert convert(load_card(named), tmp_path / "named", **kw).sha256 == trained.sha256
+    with pytest.raises(AssertionError, match="trained although"):  # other epochs: trains
+        convert(load_card(named), tmp_path / "other", **{**kw, "epochs": 2})
+    with pytest.raises(AssertionError, match="trained although"):
+        convert(load_card(named), tmp_path / "retrain", retrain=True, **kw)
+
+    res = cli("convert", "--model", str(card), "--out", str(tmp_path / "x"), "--calib-samples",
+              "2", "--window", "32", "--calibration", "omniquant", "--epochs", "3",
+              "--parameters", str(tmp_path / "p"))
+    assert res.code == 2 and "key.epochs" in res.err and "other settings" in res.err, res.err
+    res = cli("convert", "--model", str(card), "--out", str(tmp_path / "x"), "--calib-samples",
+              "2", "--window", "32", "--calibration", "minmax", "--parameters",
+              str(tmp_path / "p"))
+    assert res.code == 2 and "--calibration omniquant" in res.err, res.err
+    res = cli("convert", "--model", str(card), "--out", str(tmp_path / "x"), "--calibration",
+              "omniquant", "--parameters", str(tmp_path / "nowhere"))
+    assert res.code == 2 and "no such OmniQuant parameter set" in res.err, res.err
+    res = cli("convert", "--model", str(card), "--out", str(tmp_path / "x"), "--calibration",
+              "omniquant", "--save-parameters", str(tmp_path / "trained"))
+    assert res.code == 2 and "not an OmniQuant parameter set" in res.err, res.err
+
+
+def test_damaged_parameter_sets_are_refused(tiny, tmp_path, cli):
+    """A parameter set whose tensors were changed, truncated, or do not fit the model is
+    refused in one line before any conversion."""
+    from safetensors.torch import load_file, save_file
+
+    from neurosim._files import file_sha256, seal
+    from neurosim.convert import omniquant
+
+    _, _, card = tiny
+    c = load_card(card)
+    kw = {"calib_samples": 2, "window": 32, "calibration": "omniquant", "epochs": 1}
+    convert(c, tmp_path / "a", save_parameters=tmp_path / "good", **kw)
+    params = load_file(str(tmp_path / "good" / "parameters.safetensors"))
+
+    def variant(name: str, change) -> str:
+        d = tmp_path / name
+        shutil.copytree(tmp_path / "good", d)
+        p = dict(params)
+        change(p)
+        save_file(p, str(d / "parameters.safetensors"))
+        meta = json.loads((d / "parameters.json").read_text())
+        meta["files"]["parameters.safetensors"] = file_sha256(d / "parameters.safetensors")
+        del meta["manifest_sha256"]
+        (d / "parameters.json").write_text(json.dumps(seal(meta)))
+        return str(d)
+
+    cases = {
+        "negative scale": variant("neg", lambda p: p["let.0.s_qkv"].neg_()),
+        "a layer missing": variant("short", lambda p: p.pop("clip.1.down_proj.up")),
+        "wrong shape": variant("shape", lambda p: p.update(
+            {"let.1.s_fc1": torch.ones(7, dtype=torch.float32)})),
+        "not finite": variant("nan", lambda p: p["clip.0.q_proj.low"].fill_(float("nan"))),
+    }
+    changed = tmp_path / "changed"
+    shutil.copytree(tmp_path / "good", changed)
+    with open(changed / "parameters.safetensors", "r+b") as f:
+        f.seek(-4, 2)
+        f.write(b"\0\0\0\1")
+    cases["edited after it was written"] = str(changed)
+    for what, path in cases.items():
+        res = cli("convert", "--model", str(card), "--out", str(tmp_path / "x"),
+                  "--calib-samples", "2", "--window", "32", "--calibration", "omniquant",
+                  "--epochs", "1", "--parameters", path)
+        assert res.code == 2 and path in res.err, (what, res.err)
+    assert omniquant.load_parameters(tmp_path / "good", load_artifact(tmp_path / "a").shape)
+
+
 def test_eval_reports_every_pipeline(tiny, artifact, tmp_path, cli):
     """eval on a min-max artifact gives FP, min-max W4A4, SpikeLLM min-max and the halves;
     on an OmniQuant artifact also OmniQuant W4A4, SpikeLLM OmniQuant and W4-only OmniQuant,

@@ -49,6 +49,10 @@ class SpikeLLMScheme(Strict):
         "clipping and equivalent transformation (the paper's pipeline), or per-row min-max")
     calibration_epochs: Annotated[int, Field(ge=1, le=100, strict=True)] = Field(
         20, description="OmniQuant epochs per decoder layer (20 as released)")
+    calibration_parameters: str | None = Field(
+        None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="a shipped OmniQuant parameter set (models/calibration/NAME) that "
+        "conversion applies instead of training when it was trained with the same settings")
     source: str = Field(min_length=1)
 
     @property

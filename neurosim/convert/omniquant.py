@@ -20,14 +20,17 @@ The released code has no LET for ``down_proj`` and trains no shifts for LLaMA's 
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from neurosim._files import read_manifest, verify_files, write_dir
+from neurosim._resolve import shipped_dir
 from neurosim.convert.checkpoint import linear_name
-from neurosim.errors import InputError, NeurosimError
+from neurosim.errors import InputError, NeurosimError, NotFoundError
 
 LWC_INIT = 4.0
 """Initial value of LWC's clipping logits: ``sigmoid(4) = 0.982`` of the min-max range."""
@@ -197,13 +200,13 @@ def calibrate_layer(t: dict[str, torch.Tensor], layer: int, shape, x_q: list[tor
                     target: list[torch.Tensor], bits: tuple[int, int], epochs: int,
                     let: dict[str, torch.Tensor] | None = None, lr_lwc: float = LR_LWC,
                     lr_let: float = LR_LET
-                    ) -> tuple[dict[str, torch.Tensor], dict, list[float]]:
+                    ) -> tuple[dict[str, torch.Tensor], dict, list[float], dict]:
     """Train layer ``layer``'s LWC logits and LET scales (qkv, fc1, out, q/k; starting at
     ``let``, :func:`let_init`, or ones) so that the quantized layer on ``x_q`` (its quantized
     inputs, (T, d) each) matches ``target`` (the full-precision chain's outputs): MSE, AdamW,
     no weight decay, one sample per step, in the given order (deterministic).  Returns the
-    tensors with the scales folded in, the LWC logits per site and the mean loss of each
-    epoch."""
+    tensors with the scales folded in, the LWC logits per site, the mean loss of each epoch
+    and the scales as folded (clamped, ``s_qkt`` tied)."""
     sh = shape
     d_kv = sh.kv_heads * (sh.d_model // sh.heads)
     dt = t[linear_name(layer, "q_proj")].dtype
@@ -219,10 +222,13 @@ def calibrate_layer(t: dict[str, torch.Tensor], layer: int, shape, x_q: list[tor
                              {"params": [p for pair in clip.values() for p in pair],
                               "lr": lr_lwc}], weight_decay=0.0)
 
-    def folded() -> dict[str, torch.Tensor]:
+    def scales() -> dict[str, torch.Tensor]:
         s = {k: v.clamp(min=1e-5) for k, v in raw.items()}
         s["s_qkt"] = tie_rotary_pairs(s["s_qkt"], sh.kv_heads)
-        return apply_let(t, layer, sh.heads, sh.kv_heads, **s)
+        return s
+
+    def folded() -> dict[str, torch.Tensor]:
+        return apply_let(t, layer, sh.heads, sh.kv_heads, **scales())
 
     losses = []
     for _ in range(epochs):
@@ -240,18 +246,20 @@ def calibrate_layer(t: dict[str, torch.Tensor], layer: int, shape, x_q: list[tor
         losses.append(total / len(x_q))
     with torch.no_grad():
         return ({k: v.detach() for k, v in folded().items()},
-                {s: (u.detach(), lo.detach()) for s, (u, lo) in clip.items()}, losses)
+                {s: (u.detach(), lo.detach()) for s, (u, lo) in clip.items()}, losses,
+                {k: v.detach() for k, v in scales().items()})
 
 
 def calibrate(tensors: dict[str, torch.Tensor], shape, windows: list, bits: tuple[int, int],
               epochs: int, progress=None, resume: Path | None = None,
-              key: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+              key: dict[str, Any] | None = None
+              ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """OmniQuant over every decoder layer, first to last, in float32: each layer's LET
     starts from :func:`let_init` on the full-precision chain's activations, is trained on
     the quantized chain's inputs against the full-precision chain's outputs, then feeds its
     quantized outputs to the next (the released code's block-wise scheme).  ``windows``:
-    token-id arrays.  Returns the tensors with every LET folded in and the LWC logits per
-    (layer, site).
+    token-id arrays.  Returns the tensors with every LET folded in and the learned parameters
+    (:func:`apply_parameters` folds them into the checkpoint's tensors again).
 
     ``resume``: a directory where the state after each layer is kept (atomically, with
     checksums); a run that finds the state of an equal ``key`` there continues after its
@@ -261,7 +269,7 @@ def calibrate(tensors: dict[str, torch.Tensor], shape, windows: list, bits: tupl
     emb = t["model.embed_tokens.weight"]
     h_fp = [emb[torch.as_tensor(w)] for w in windows]
     h_q = [h.clone() for h in h_fp]
-    clips: dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = {}
+    params: dict[str, torch.Tensor] = {}
     first = 0
     if resume is not None:
         state = _load_state(resume, key or {}, shape, len(windows))
@@ -270,40 +278,150 @@ def calibrate(tensors: dict[str, torch.Tensor], shape, windows: list, bits: tupl
             t.update({k: v for k, v in saved.items() if k.startswith("model.")})
             h_fp = list(saved["h_fp"].unbind(0))
             h_q = list(saved["h_q"].unbind(0))
-            clips = {(L, s): (saved[f"clip.{L}.{s}.up"], saved[f"clip.{L}.{s}.low"])
-                     for L in range(first) for s in SITES}
+            params = {k: v for k, v in saved.items() if k.startswith(("let.", "clip."))}
             if progress is not None:
                 progress(first, shape.layers)
     for L in range(first, shape.layers):
         act: dict[str, torch.Tensor] = {}
         with torch.no_grad():
             target = [block_forward(h, t, L, shape, act_max=act) for h in h_fp]
-        t, clip, _ = calibrate_layer(t, L, shape, h_q, target, bits, epochs,
-                                     let=let_init(t, L, shape, act))
+        t, clip, _, let = calibrate_layer(t, L, shape, h_q, target, bits, epochs,
+                                          let=let_init(t, L, shape, act))
         with torch.no_grad():
             h_q = [block_forward(h, t, L, shape, bits, clip) for h in h_q]
         h_fp = target
-        clips.update({(L, s): c for s, c in clip.items()})
+        params.update({f"let.{L}.{k}": v for k, v in let.items()})
+        for s, (up, low) in clip.items():
+            params[f"clip.{L}.{s}.up"], params[f"clip.{L}.{s}.low"] = up, low
         if resume is not None and L + 1 < shape.layers:
-            _save_state(resume, key or {}, L + 1, t, clips, h_fp, h_q)
+            _save_state(resume, key or {}, L + 1, t, params, h_fp, h_q)
         if progress is not None:
             progress(L + 1, shape.layers)
-    return t, clips
+    return t, params
 
 
-STATE_FORMAT, STATE_VERSION = "neurosim.OmniQuantState", 1
+LET_NAMES = ("s_qkv", "s_fc1", "s_out", "s_qkt")
+
+
+def parameter_shapes(shape) -> dict[str, tuple[int]]:
+    """Name and shape of every learned parameter: ``let.<L>.<scale>`` (d,) or (d_kv,) and
+    ``clip.<L>.<site>.up``/``.low`` (rows of the site,)."""
+    sh = shape
+    d_kv = sh.kv_heads * (sh.d_model // sh.heads)
+    rows = {"q_proj": sh.d_model, "k_proj": d_kv, "v_proj": d_kv, "o_proj": sh.d_model,
+            "gate_proj": sh.d_ffn, "up_proj": sh.d_ffn, "down_proj": sh.d_model}
+    let = {"s_qkv": sh.d_model, "s_fc1": sh.d_model, "s_out": d_kv, "s_qkt": d_kv}
+    out: dict[str, tuple[int]] = {}
+    for L in range(sh.layers):
+        out.update({f"let.{L}.{k}": (n,) for k, n in let.items()})
+        for site, n in rows.items():
+            out[f"clip.{L}.{site}.up"] = out[f"clip.{L}.{site}.low"] = (n,)
+    return out
+
+
+def apply_parameters(tensors: dict[str, torch.Tensor], shape, params: dict[str, torch.Tensor]
+                     ) -> tuple[dict[str, torch.Tensor], dict]:
+    """The checkpoint's tensors (in float32) with learned LET scales folded in, as
+    :func:`calibrate` returns them, and the LWC logits per (layer, site)."""
+    t = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in tensors.items()}
+    for L in range(shape.layers):
+        t = apply_let(t, L, shape.heads, shape.kv_heads,
+                      **{k: params[f"let.{L}.{k}"] for k in LET_NAMES})
+    return t, clips_of(params, shape.layers)
+
+
+def clips_of(params: dict[str, torch.Tensor], layers: int
+             ) -> dict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]]:
+    """The LWC logits (up, low) per (layer, site) of a parameter set."""
+    return {(L, s): (params[f"clip.{L}.{s}.up"], params[f"clip.{L}.{s}.low"])
+            for L in range(layers) for s in SITES}
+
+
+def calibration_dir() -> Path:
+    """Directory of shipped parameter sets (``$NEUROSIM_CALIBRATION`` overrides it)."""
+    return shipped_dir("models/calibration", "NEUROSIM_CALIBRATION")
+
+
+def parameters_path(ref: str | Path) -> Path:
+    """A parameter set's directory: an existing path as given, else a shipped name."""
+    path = Path(ref)
+    if path.is_dir():
+        return path
+    shipped = calibration_dir() / str(ref)
+    if os.sep not in str(ref) and shipped.is_dir():
+        return shipped
+    names = sorted(p.name for p in calibration_dir().glob("*") if p.is_dir()) \
+        if calibration_dir().is_dir() else []
+    raise NotFoundError(str(ref), None, "no such OmniQuant parameter set",
+                        expected="a directory written by `neurosim convert --save-parameters`"
+                                 f" or one of: {', '.join(names) or '(none shipped)'}")
+
+
+PARAMS_FORMAT, PARAMS_VERSION = "neurosim.OmniQuantParameters", 1
+PARAMS_WHAT = "neurosim OmniQuant parameter set"
+
+
+def save_parameters(path: Path, key: dict[str, Any], params: dict[str, torch.Tensor]) -> None:
+    """Write a parameter set (``parameters.json``, the calibration ``key`` it was trained
+    with, and ``parameters.safetensors``) atomically."""
+    from safetensors.torch import save_file
+
+    def write(tmp: Path) -> list[str]:
+        save_file({k: v.contiguous() for k, v in sorted(params.items())},
+                  str(tmp / "parameters.safetensors"))
+        return ["parameters.safetensors"]
+
+    write_dir(Path(path), "parameters.json",
+              {"format": PARAMS_FORMAT, "version": PARAMS_VERSION, "key": key}, write,
+              PARAMS_WHAT)
+
+
+def load_parameters(path: Path, shape) -> tuple[dict[str, Any], dict[str, torch.Tensor], str]:
+    """A parameter set's key, its tensors (checked against ``shape``: every name, shape,
+    float32, finite, scales > 0) and the SHA-256 of its tensor file."""
+    path = Path(path)
+    meta = read_manifest(path, "parameters.json", PARAMS_FORMAT, PARAMS_VERSION, PARAMS_WHAT,
+                         "neurosim convert --save-parameters")
+    files = meta.get("files")
+    if not isinstance(files, dict) or set(files) != {"parameters.safetensors"} or \
+            not isinstance(meta.get("key"), dict):
+        raise InputError(str(path / "parameters.json"), "files", "not a parameter set's manifest",
+                         expected="a key and the file parameters.safetensors")
+    verify_files(path, list(files.items()), True, "write the parameter set again")
+    from safetensors.torch import load_file
+
+    f = path / "parameters.safetensors"
+    try:
+        params = load_file(str(f))
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise InputError(str(f), None, f"cannot read: {exc}") from None
+    want = parameter_shapes(shape)
+    if set(params) != set(want):
+        missing = sorted(set(want) - set(params)) or sorted(set(params) - set(want))
+        raise InputError(str(f), missing[0], "the parameters do not match the model's layers",
+                         expected=f"{len(want)} tensors for {shape.layers} layers")
+    for name, v in params.items():
+        if tuple(v.shape) != want[name] or v.dtype != torch.float32 or \
+                not bool(torch.isfinite(v).all()) or \
+                (name.startswith("let.") and not bool((v > 0).all())):
+            raise InputError(str(f), name, "not a learned parameter of this model",
+                             got=f"{v.dtype} {tuple(v.shape)}",
+                             expected=f"float32 {want[name]}, finite (scales > 0)")
+    return meta["key"], params, files["parameters.safetensors"]
+
+
+STATE_FORMAT, STATE_VERSION = "neurosim.OmniQuantState", 2
 
 
 def _save_state(path: Path, key: dict[str, Any], done: int, t: dict[str, torch.Tensor],
-                clips: dict, h_fp: list[torch.Tensor], h_q: list[torch.Tensor]) -> None:
-    """The calibration after ``done`` layers: their folded tensors and clipping logits and
-    both chains' hidden states, written atomically."""
+                params: dict[str, torch.Tensor], h_fp: list[torch.Tensor],
+                h_q: list[torch.Tensor]) -> None:
+    """The calibration after ``done`` layers: their folded tensors and learned parameters
+    and both chains' hidden states, written atomically."""
     from safetensors.torch import save_file
 
     layers = tuple(f"model.layers.{L}." for L in range(done))
-    keep = {k: v for k, v in t.items() if k.startswith(layers)}
-    for (L, s), (up, low) in clips.items():
-        keep[f"clip.{L}.{s}.up"], keep[f"clip.{L}.{s}.low"] = up, low
+    keep = {k: v for k, v in t.items() if k.startswith(layers)} | params
     keep["h_fp"], keep["h_q"] = torch.stack(h_fp), torch.stack(h_q)
 
     def write(tmp: Path) -> list[str]:
@@ -319,7 +437,11 @@ def _load_state(path: Path, key: dict[str, Any], shape, samples: int
                 ) -> tuple[int, dict[str, torch.Tensor]] | None:
     """The saved state of a calibration with ``key`` (None: nothing saved, or another
     calibration's, which is then replaced)."""
-    if not (path / "state.json").is_file():
+    try:
+        version = json.loads((path / "state.json").read_text()).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if version != STATE_VERSION:  # another neurosim's state: calibrated again
         return None
     meta = read_manifest(path, "state.json", STATE_FORMAT, STATE_VERSION,
                          "neurosim OmniQuant calibration state", "neurosim convert")

@@ -101,13 +101,40 @@ def select_masks(scores: dict[tuple[int, str], np.ndarray], cfg: SpikingConfig
 CALIBRATIONS = ("minmax", "omniquant")
 
 
+def _parameter_set(card: ModelCard, given: str | Path | None, key: dict, shape
+                   ) -> tuple[dict[str, torch.Tensor], dict] | None:
+    """The learned parameters to apply and their provenance, or None (train): ``given`` must
+    match ``key``; the card's shipped set is used only when it does."""
+    ref = given if given is not None else card.spiking.calibration_parameters
+    if ref is None:
+        return None
+    path = oq.parameters_path(ref)
+    found, params, sha = oq.load_parameters(path, shape)
+    if found != key:
+        if given is None:
+            return None
+        diff = sorted(k for k in key.keys() | found.keys() if key.get(k) != found.get(k))
+        raise InputError(str(path / "parameters.json"), f"key.{diff[0]}",
+                         "trained with other settings than this conversion",
+                         got=found.get(diff[0]), expected=str(key.get(diff[0])))
+    return params, {"parameters": str(ref), "parameters_sha256": sha}
+
+
 def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None = None,
             calib_text: str = "pydoc-calib", calib_samples: int = 32, window: int = 512,
             calibration: str | None = None, epochs: int | None = None,
+            parameters: str | Path | None = None, retrain: bool = False,
+            save_parameters: str | Path | None = None,
             progress: Progress | None = None) -> Artifact:
     """Convert the card's checkpoint (or ``checkpoint``) and write the artifact to ``out``;
     ``calibration`` and ``epochs`` default to the card's ``spiking.calibration`` and
-    ``calibration_epochs``."""
+    ``calibration_epochs``.
+
+    OmniQuant applies a learned parameter set instead of training when one was trained with
+    the same settings (checkpoint, text, windows, epochs, bits, rates): ``parameters``, else
+    the card's ``spiking.calibration_parameters``; a set trained otherwise is refused when
+    given, ignored when the card's.  ``retrain`` always trains; ``save_parameters`` writes
+    the parameters used (a directory, as :func:`neurosim.convert.omniquant.save_parameters`)."""
     cfg = spiking_config(card)
     calibration = calibration if calibration is not None else card.spiking.calibration
     epochs = epochs if epochs is not None else card.spiking.calibration_epochs
@@ -127,6 +154,16 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
     ids = tokenize(ckpt.tokenizer, text.body)
     wins = windows(ids, calib_samples, window, text.name, "calib_samples")
     t_load = time.perf_counter() - t0
+    sh = ckpt.shape
+    if calibration == "omniquant":  # a given parameter set is checked before any work
+        key = {"source_sha256": ckpt.sha256, "text_sha256": text.sha256,
+               "samples": calib_samples, "window": window, "epochs": epochs,
+               "bits": [cfg.weight_bits, cfg.abits], "alpha": oq.LET_ALPHA,
+               "lr": [oq.LR_LWC, oq.LR_LET]}
+        found = None if retrain else _parameter_set(card, parameters, key, sh)
+    elif parameters is not None or save_parameters is not None:
+        raise InputError("convert", "parameters", "learned parameters are OmniQuant's",
+                         expected="--calibration omniquant")
 
     runner = LlamaRunner.from_checkpoint(ckpt, "fp")
     sal = Saliency()
@@ -136,17 +173,22 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
             progress("convert", i + 1, len(wins))
     masks = select_masks(sal.means(), cfg)
 
-    sh = ckpt.shape
     src_tensors, clips = ckpt.tensors, {}
     state = Path(out).parent / f".{Path(out).name}.omniquant"
+    learned: dict = {}
     if calibration == "omniquant":  # LET leaves the saliency scores, so the masks, unchanged
-        key = {"source_sha256": ckpt.sha256, "text_sha256": text.sha256,
-               "samples": calib_samples, "window": window, "epochs": epochs,
-               "bits": [cfg.weight_bits, cfg.abits], "alpha": oq.LET_ALPHA,
-               "lr": [oq.LR_LWC, oq.LR_LET], "neurosim_version": __version__}
-        src_tensors, clips = oq.calibrate(
-            ckpt.tensors, sh, wins, (cfg.weight_bits, cfg.abits), epochs, resume=state, key=key,
-            progress=None if progress is None else lambda i, n: progress("calibrate", i, n))
+        if found is not None:
+            params, learned = found
+            src_tensors, clips = oq.apply_parameters(ckpt.tensors, sh, params)
+        else:
+            src_tensors, params = oq.calibrate(
+                ckpt.tensors, sh, wins, (cfg.weight_bits, cfg.abits), epochs, resume=state,
+                key={**key, "neurosim_version": __version__},
+                progress=None if progress is None else lambda i, n: progress("calibrate", i, n))
+            clips = oq.clips_of(params, sh.layers)
+            learned = {"parameters": "trained"}
+        if save_parameters is not None:
+            oq.save_parameters(Path(save_parameters), key, params)
     tensors: dict[str, np.ndarray] = {}
     shapes = {}
     for L in range(sh.layers):
@@ -176,7 +218,7 @@ def convert(card: ModelCard, out: str | Path, *, checkpoint: str | Path | None =
         "calibration": {"text": text.name, "text_sha256": text.sha256, "samples": calib_samples,
                         "window_tokens": window, "saliency": "first order, mean over tokens",
                         "method": calibration,
-                        **({"epochs": epochs} if calibration == "omniquant" else {})},
+                        **({"epochs": epochs} if calibration == "omniquant" else {}), **learned},
         "neurosim_version": __version__,
         "timing_s": {"load": round(t_load, 2), "convert": round(time.perf_counter() - t0, 2)},
     }
