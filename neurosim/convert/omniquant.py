@@ -29,7 +29,7 @@ import torch
 
 from neurosim._files import read_manifest, verify_files, write_dir
 from neurosim._resolve import shipped_dir
-from neurosim.convert.checkpoint import linear_name
+from neurosim.convert.checkpoint import linear_name, tensor_names
 from neurosim.errors import InputError, NeurosimError, NotFoundError
 
 LWC_INIT = 4.0
@@ -306,16 +306,15 @@ LET_NAMES = ("s_qkv", "s_fc1", "s_out", "s_qkt")
 def parameter_shapes(shape) -> dict[str, tuple[int]]:
     """Name and shape of every learned parameter: ``let.<L>.<scale>`` (d,) or (d_kv,) and
     ``clip.<L>.<site>.up``/``.low`` (rows of the site,)."""
-    sh = shape
-    d_kv = sh.kv_heads * (sh.d_model // sh.heads)
-    rows = {"q_proj": sh.d_model, "k_proj": d_kv, "v_proj": d_kv, "o_proj": sh.d_model,
-            "gate_proj": sh.d_ffn, "up_proj": sh.d_ffn, "down_proj": sh.d_model}
-    let = {"s_qkv": sh.d_model, "s_fc1": sh.d_model, "s_out": d_kv, "s_qkt": d_kv}
+    weights = tensor_names(shape)
+    let = {"s_qkv": shape.d_model, "s_fc1": shape.d_model, "s_out": shape.d_kv,
+           "s_qkt": shape.d_kv}
     out: dict[str, tuple[int]] = {}
-    for L in range(sh.layers):
+    for L in range(shape.layers):
         out.update({f"let.{L}.{k}": (n,) for k, n in let.items()})
-        for site, n in rows.items():
-            out[f"clip.{L}.{site}.up"] = out[f"clip.{L}.{site}.low"] = (n,)
+        for site in SITES:
+            rows = (weights[linear_name(L, site)][0],)
+            out[f"clip.{L}.{site}.up"] = out[f"clip.{L}.{site}.low"] = rows
     return out
 
 
@@ -367,7 +366,7 @@ def save_parameters(path: Path, key: dict[str, Any], params: dict[str, torch.Ten
     from safetensors.torch import save_file
 
     def write(tmp: Path) -> list[str]:
-        save_file({k: v.contiguous() for k, v in sorted(params.items())},
+        save_file({k: v.contiguous() for k, v in params.items()},
                   str(tmp / "parameters.safetensors"))
         return ["parameters.safetensors"]
 
